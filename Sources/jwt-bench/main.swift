@@ -1,0 +1,1 @@
+print("jwt-bench: not built yet")
