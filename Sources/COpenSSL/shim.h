@@ -28,4 +28,19 @@ static inline int portcullis_EVP_PKEY_CTX_set_rsa_pss_saltlen(EVP_PKEY_CTX *ctx,
 static inline int portcullis_EVP_PKEY_CTX_set_rsa_mgf1_md(EVP_PKEY_CTX *ctx, const EVP_MD *md) {
     return EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md);
 }
+
+/* JWT target: the low-level SHA-2 API is deprecated in 3.0 but is the direct implementation (no provider
+ * fetch per call). HMAC states (key^ipad, key^opad) are precomputed once per key and copied per token. */
+#include <openssl/sha.h>
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static inline int portcullis_SHA256_Init(SHA256_CTX *c) { return SHA256_Init(c); }
+static inline int portcullis_SHA256_Update(SHA256_CTX *c, const void *d, size_t n) { return SHA256_Update(c, d, n); }
+static inline int portcullis_SHA256_Final(unsigned char *md, SHA256_CTX *c) { return SHA256_Final(md, c); }
+static inline int portcullis_SHA384_Init(SHA512_CTX *c) { return SHA384_Init(c); }
+static inline int portcullis_SHA384_Final(unsigned char *md, SHA512_CTX *c) { return SHA384_Final(md, c); }
+static inline int portcullis_SHA512_Init(SHA512_CTX *c) { return SHA512_Init(c); }
+static inline int portcullis_SHA512_Update(SHA512_CTX *c, const void *d, size_t n) { return SHA512_Update(c, d, n); }
+static inline int portcullis_SHA512_Final(unsigned char *md, SHA512_CTX *c) { return SHA512_Final(md, c); }
+#pragma GCC diagnostic pop
 #endif

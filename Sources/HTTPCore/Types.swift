@@ -129,12 +129,18 @@ public enum HTTPParseError: Error, Sendable, Equatable {
     case badChunkTerminator
     case trailerTooLarge
     case prematureEOF
+    /// Transfer-Encoding lists a coding other than a single final `chunked` (e.g. `gzip, chunked`, `chunked, chunked`).
+    /// Only exactly `chunked` is accepted. (A list whose last coding is not `chunked` is `.transferEncodingNotChunkedLast`.)
+    case unsupportedTransferEncoding
+    /// Transfer-Encoding in an HTTP/1.0 message (RFC 9112 §6.1: faulty framing).
+    case transferEncodingInHTTP10
 
     /// Status code a server answers this reject with.
     public var status: Int {
         switch self {
         case .headerTooLarge, .tooManyFields: return 431
         case .unsupportedVersion: return 505
+        case .unsupportedTransferEncoding: return 501
         default: return 400
         }
     }
@@ -165,6 +171,8 @@ public enum HTTPParseError: Error, Sendable, Equatable {
         case .badChunkTerminator: return "bad_chunk_terminator"
         case .trailerTooLarge: return "trailer_too_large"
         case .prematureEOF: return "premature_eof"
+        case .unsupportedTransferEncoding: return "unsupported_transfer_encoding"
+        case .transferEncodingInHTTP10: return "transfer_encoding_in_http10"
         }
     }
 }

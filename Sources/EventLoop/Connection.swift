@@ -1,0 +1,276 @@
+import Dispatch
+import Glibc
+
+/// Receives a connection's events, always on its loop's queue.
+public protocol ConnectionDelegate: AnyObject {
+    /// Bytes arrived. The buffer is only valid during the call.
+    func connectionDidRead(_ connection: Connection, _ bytes: UnsafeRawBufferPointer)
+    /// The peer closed its sending side (read returned 0).
+    func connectionDidReadEOF(_ connection: Connection)
+    /// All pending output was written (fires only after output had been queued).
+    func connectionDidDrain(_ connection: Connection)
+    /// An outbound connect finished (error == 0) or failed (errno).
+    func connectionDidConnect(_ connection: Connection, error: Int32)
+    /// The connection is closed; `error` is the errno that closed it, or 0 for an orderly close.
+    func connectionDidClose(_ connection: Connection, error: Int32)
+}
+
+extension ConnectionDelegate {
+    public func connectionDidConnect(_ connection: Connection, error: Int32) {}
+}
+
+/// A non-blocking TCP socket driven by DispatchSource read/write sources on its loop's serial queue.
+/// Thread-safety: confined to `loop.queue`; every method must be called there.
+///
+/// Write interest only while output is pending: a write is tried at once; what the kernel does not take is
+/// queued and the write source is resumed until the queue drains. Reads can be paused for back-pressure.
+public final class Connection: @unchecked Sendable {
+    public let fd: Int32
+    public unowned let loop: EventLoop
+    public weak var delegate: ConnectionDelegate?
+    public let peerAddress: String
+
+    private var readSource: DispatchSourceRead?
+    private var writeSource: DispatchSourceWrite?
+    private var readSuspended = true      // sources start suspended
+    private var writeSuspended = true
+    private var pending: [UInt8] = []
+    private var pendingOffset = 0
+    private var connecting = false
+    private var shutdownAfterDrain = false
+    private var closeAfterDrain = false
+    public private(set) var isClosed = false
+    public private(set) var readEOF = false
+    private var readPausedByUser = false
+    private var cancelledSources = 0
+    private var corked = false
+
+    /// Bytes queued but not yet written to the kernel.
+    public var pendingOutputBytes: Int { pending.count - pendingOffset }
+
+    public init(fd: Int32, loop: EventLoop, peerAddress: String) {
+        self.fd = fd
+        self.loop = loop
+        self.peerAddress = peerAddress
+    }
+
+    /// Creates the sources; reads start immediately unless `connecting` (outbound connect in progress).
+    public func start(connecting: Bool = false) {
+        loop.assertOnLoop()
+        let box = UncheckedBox(self)
+        let rs = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
+        rs.setEventHandler { box.value.handleReadable() }
+        rs.setCancelHandler { box.value.sourceCancelled() }
+        let ws = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
+        ws.setEventHandler { box.value.handleWritable() }
+        ws.setCancelHandler { box.value.sourceCancelled() }
+        readSource = rs
+        writeSource = ws
+        self.connecting = connecting
+        if connecting {
+            resumeWrite()
+        } else {
+            resumeRead()
+        }
+    }
+
+    // MARK: reading
+
+    private func resumeRead() {
+        if readSuspended, !isClosed, !readEOF, let rs = readSource { readSuspended = false; rs.resume() }
+    }
+    private func suspendRead() {
+        if !readSuspended, let rs = readSource { readSuspended = true; rs.suspend() }
+    }
+
+    /// Stops reading until `resumeReading()` (back-pressure).
+    public func pauseReading() {
+        readPausedByUser = true
+        suspendRead()
+    }
+
+    public func resumeReading() {
+        readPausedByUser = false
+        if !connecting { resumeRead() }
+    }
+
+    public var isReadingPaused: Bool { readPausedByUser }
+
+    private func handleReadable() {
+        guard !isClosed, !readPausedByUser else { return }
+        let buf = loop.readBuffer
+        var rounds = 0
+        while rounds < 4 {
+            rounds += 1
+            let n = Glibc.read(fd, buf.baseAddress, buf.count)
+            if n > 0 {
+                delegate?.connectionDidRead(self, UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+                if isClosed || readPausedByUser || n < buf.count { return }
+            } else if n == 0 {
+                readEOF = true
+                suspendRead()
+                delegate?.connectionDidReadEOF(self)
+                return
+            } else {
+                let e = errno
+                if e == EAGAIN || e == EWOULDBLOCK || e == EINTR { return }
+                close(error: e)
+                return
+            }
+        }
+    }
+
+    // MARK: writing
+
+    private func resumeWrite() {
+        if writeSuspended, !isClosed, let ws = writeSource { writeSuspended = false; ws.resume() }
+    }
+    private func suspendWrite() {
+        if !writeSuspended, let ws = writeSource { writeSuspended = true; ws.suspend() }
+    }
+
+    /// Queues bytes for writing; writes at once when nothing is pending.
+    public func write(_ bytes: UnsafeRawBufferPointer) {
+        guard !isClosed, bytes.count > 0 else { return }
+        if corked { append(bytes); return }
+        if pendingOutputBytes == 0 && !connecting {
+            let n = Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+            if n == bytes.count { return }
+            if n < 0 {
+                let e = errno
+                if e != EAGAIN && e != EWOULDBLOCK && e != EINTR { close(error: e); return }
+                append(bytes)
+            } else {
+                append(UnsafeRawBufferPointer(rebasing: bytes[n...]))
+            }
+        } else {
+            append(bytes)
+        }
+        if !connecting { resumeWrite() }
+    }
+
+    public func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    private func append(_ bytes: UnsafeRawBufferPointer) {
+        if pendingOffset > 0 && pendingOffset == pending.count {
+            pending.removeAll(keepingCapacity: true); pendingOffset = 0
+        }
+        pending.append(contentsOf: bytes)
+    }
+
+    private func handleWritable() {
+        guard !isClosed else { return }
+        if connecting {
+            connecting = false
+            var err: Int32 = 0
+            var len = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
+            if err != 0 {
+                delegate?.connectionDidConnect(self, error: err)
+                close(error: err)
+                return
+            }
+            if pendingOutputBytes == 0 { suspendWrite() }
+            if !readPausedByUser { resumeRead() }
+            delegate?.connectionDidConnect(self, error: 0)
+            if isClosed { return }
+            if pendingOutputBytes == 0 { return }
+        }
+        flush()
+    }
+
+    private func flush() {
+        while pendingOutputBytes > 0 {
+            let n = pending.withUnsafeBytes { p in
+                Glibc.send(fd, p.baseAddress! + pendingOffset, p.count - pendingOffset, Int32(MSG_NOSIGNAL))
+            }
+            if n > 0 {
+                pendingOffset += n
+            } else {
+                let e = errno
+                if n < 0 && (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) { resumeWrite(); return }
+                close(error: n < 0 ? e : EPIPE)
+                return
+            }
+        }
+        pending.removeAll(keepingCapacity: pending.capacity <= 256 * 1024)
+        pendingOffset = 0
+        suspendWrite()
+        if closeAfterDrain { close(error: 0); return }
+        if shutdownAfterDrain { shutdownAfterDrain = false; Glibc.shutdown(fd, Int32(SHUT_WR)) }
+        delegate?.connectionDidDrain(self)
+    }
+
+    /// Collects writes until `uncork()`, so a head and a small body leave in one system call.
+    public func cork() { corked = true }
+
+    public func uncork() {
+        guard corked else { return }
+        corked = false
+        if isClosed || connecting || pendingOutputBytes == 0 { return }
+        if writeSuspended { flush() }
+    }
+
+    /// Half-closes the sending side once pending output is written.
+    public func shutdownWrite() {
+        guard !isClosed else { return }
+        if pendingOutputBytes == 0 { Glibc.shutdown(fd, Int32(SHUT_WR)) } else { shutdownAfterDrain = true }
+    }
+
+    /// Closes once pending output is written.
+    public func closeAfterFlush() {
+        guard !isClosed else { return }
+        if pendingOutputBytes == 0 && !connecting { close(error: 0) } else { closeAfterDrain = true }
+    }
+
+    // MARK: closing
+
+    /// Closes at once, discarding pending output. The delegate hears `connectionDidClose` once.
+    public func close(error: Int32 = 0) {
+        guard !isClosed else { return }
+        isClosed = true
+        pending = []
+        pendingOffset = 0
+        if let rs = readSource, let ws = writeSource {
+            rs.cancel(); ws.cancel()
+            // A suspended source must be resumed for its cancel handler to run (and to be released safely).
+            if readSuspended { readSuspended = false; rs.resume() }
+            if writeSuspended { writeSuspended = false; ws.resume() }
+        } else {
+            Glibc.close(fd)
+        }
+        let d = delegate
+        d?.connectionDidClose(self, error: error)
+    }
+
+    /// Resets the connection (RST) instead of an orderly FIN, e.g. for an aborted response.
+    public func abort() {
+        guard !isClosed else { return }
+        var l = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
+        close(error: ECONNRESET)
+    }
+
+    private func sourceCancelled() {
+        cancelledSources += 1
+        if cancelledSources == 2 {
+            readSource = nil
+            writeSource = nil
+            Glibc.close(fd)
+        }
+    }
+
+    // MARK: outbound
+
+    /// Starts a non-blocking connect on `loop`; the delegate hears `connectionDidConnect`.
+    public static func connect(to address: SocketAddress, loop: EventLoop, delegate: ConnectionDelegate) throws(SocketError) -> Connection {
+        let (fd, done) = try Sock.connect(address)
+        let c = Connection(fd: fd, loop: loop, peerAddress: address.host)
+        c.delegate = delegate
+        c.start(connecting: true)
+        _ = done  // even when done at once, the write source fires immediately and reports success
+        return c
+    }
+}

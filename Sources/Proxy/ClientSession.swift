@@ -1,0 +1,627 @@
+import EventLoop
+import Glibc
+import HTTPCore
+import Policy
+
+/// One downstream HTTP/1.1 connection. Requests are handled one at a time in order (pipelined requests wait
+/// in the input buffer), each as an exchange: route -> (auth) -> upstream -> forward -> response -> log.
+/// Thread-safety: confined to the loop queue of `conn`.
+final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
+    let conn: Connection
+    unowned let ctx: LoopContext
+    private var parser: HTTPRequestParser
+    private var inbuf = ByteQueue()
+    private var processing = false
+    private var closed = false
+    /// A final response is queued; nothing more is parsed.
+    private var closing = false
+    /// What the client-side deadline means when it passes.
+    private enum Wait { case none, header, idle, body, output }
+    private var wait = Wait.header
+    private var deadline: UInt64 = 0
+    private var ex: Exchange?
+    private var inputPausedForBuffer = false
+    private var requestsServed = 0
+
+    static let highWater = 256 * 1024
+    static let maxBufferedInput = 256 * 1024
+
+    /// One request/response in flight.
+    final class Exchange {
+        let head: HTTPRequestHead
+        let policy: GatewayPolicy
+        let route: CompiledRoute?
+        let startWall: Double
+        let startMono: UInt64
+        var server: UpstreamServer?
+        var serverKey = ""
+        var upstream: UpstreamConn?
+        var upstreamHead: [UInt8] = []
+        var requestChunked = false
+        var requestDone = false
+        var requestBodyBytes: UInt64 = 0
+        var respParser = HTTPResponseParser()
+        var responseStarted = false
+        var responseChunked = false       // re-encode to the client as chunked
+        var responseCloseDelimited = false
+        var status = 0
+        var bytesSent: UInt64 = 0
+        var clientKeepAlive: Bool
+        var upstreamKeepAlive = true
+        var gotUpstreamBytes = false
+        var retried = false
+        var upstreamPausedForClient = false
+        var authOutcome = "none"
+        var subject: String?
+        var headOnly: Bool
+
+        init(head: HTTPRequestHead, policy: GatewayPolicy, route: CompiledRoute?) {
+            self.head = head; self.policy = policy; self.route = route
+            self.startWall = wallClockSeconds(); self.startMono = monotonicNanos()
+            self.clientKeepAlive = head.keepAlive
+            self.headOnly = head.method == "HEAD"
+        }
+        var idempotent: Bool {
+            switch head.method { case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE": return true; default: return false }
+        }
+    }
+
+    init(conn: Connection, ctx: LoopContext) {
+        self.conn = conn
+        self.ctx = ctx
+        let l = ctx.runtime.policy.limits
+        self.parser = HTTPRequestParser(limits: HTTPParserLimits(maxHeaderBytes: l.maxHeaderBytes, maxFieldCount: l.maxHeaderCount))
+    }
+
+    func start() {
+        conn.delegate = self
+        ctx.loop.register(self)
+        setDeadline(.header, ctx.runtime.policy.limits.headerTimeout)
+        conn.start()
+    }
+
+    private func setDeadline(_ w: Wait, _ after: UInt64) {
+        wait = w
+        deadline = w == .none ? 0 : monotonicNanos() &+ after
+    }
+
+    // MARK: client events
+
+    func connectionDidRead(_ connection: Connection, _ bytes: UnsafeRawBufferPointer) {
+        if closed || closing { return }
+        if ex == nil && wait == .idle {   // first byte of the next request: the head must now arrive in time
+            setDeadline(.header, ctx.runtime.policy.limits.headerTimeout)
+        } else if wait == .body {
+            setDeadline(.body, ctx.runtime.policy.limits.idleTimeout)
+        }
+        if inbuf.isEmpty && !processing {
+            let used = process(bytes)
+            if !closed && used < bytes.count { inbuf.append(UnsafeRawBufferPointer(rebasing: bytes[used...])) }
+        } else {
+            inbuf.append(bytes)
+            processBuffered()
+        }
+        applyInputBackPressure()
+    }
+
+    func connectionDidReadEOF(_ connection: Connection) {
+        if closed { return }
+        if let ex, !ex.requestDone {
+            // Client went away mid-request.
+            teardown()
+            return
+        }
+        if ex == nil { conn.closeAfterFlush(); return }
+        // Request complete: let the response finish, then close (HTTP/1.1 half-close from the client).
+        ex?.clientKeepAlive = false
+    }
+
+    func connectionDidDrain(_ connection: Connection) {
+        if closed { return }
+        if let ex, ex.upstreamPausedForClient, let u = ex.upstream {
+            ex.upstreamPausedForClient = false
+            setDeadline(.none, 0)
+            u.deadline = monotonicNanos() &+ upstreamTimeout(ex)
+            u.conn.resumeReading()
+            if !u.inbuf.isEmpty { processUpstreamBuffered(u) }
+        }
+    }
+
+    func connectionDidClose(_ connection: Connection, error: Int32) { teardown() }
+
+    func checkTimeouts(now: UInt64) {
+        if closed { return }
+        if ctx.runtime.isDraining { drainIfIdle() }
+        guard deadline != 0, now > deadline else { return }
+        switch wait {
+        case .header:
+            if inbuf.isEmpty && requestsServed > 0 { conn.close(error: 0) }
+            else { respondLocal(LocalResponse(status: 408, error: "request_timeout", reason: "request head not received in time", close: true), head: nil) }
+        case .idle, .body, .output: conn.close(error: ETIMEDOUT)
+        case .none: break
+        }
+    }
+
+    func drainIfIdle() {
+        if !closed && ex == nil && inbuf.isEmpty { conn.closeAfterFlush() }
+    }
+
+    private func teardown() {
+        guard !closed else { return }
+        closed = true
+        if let ex, let u = ex.upstream {
+            ex.upstream = nil
+            u.owner = nil
+            u.conn.close(error: 0)
+        }
+        ex = nil
+        if !conn.isClosed { conn.close(error: 0) }
+        ctx.loop.unregister(self)
+        ctx.runtime.sessionClosed(self, ctx: ctx)
+    }
+
+    // MARK: request input
+
+    private func applyInputBackPressure() {
+        if closed { return }
+        if inbuf.count > Self.maxBufferedInput {
+            if !conn.isReadingPaused { inputPausedForBuffer = true; conn.pauseReading() }
+        } else if inputPausedForBuffer && inbuf.count < Self.maxBufferedInput / 2 {
+            inputPausedForBuffer = false
+            if !(ex?.upstreamPausedForClient ?? false) { conn.resumeReading() }
+        }
+    }
+
+    private func processBuffered() {
+        guard !processing, !closed else { return }
+        var work = inbuf
+        inbuf = ByteQueue()
+        let used = work.withUnsafeBytes { process($0) }
+        if closed { return }
+        work.consume(used)
+        // Anything that arrived meanwhile was appended to the (empty) inbuf; keep order.
+        if !inbuf.isEmpty { inbuf.withUnsafeBytes { work.append($0) } }
+        inbuf = work
+    }
+
+    /// Whether request-body bytes can go upstream now.
+    private func canForwardBody(_ ex: Exchange) -> Bool {
+        guard let u = ex.upstream, u.connected else { return false }
+        return u.conn.pendingOutputBytes < Self.highWater
+    }
+
+    /// Parses and acts on as much of `buf` as the current state allows; returns bytes consumed.
+    private func process(_ buf: UnsafeRawBufferPointer) -> Int {
+        processing = true
+        defer { processing = false }
+        var off = 0
+        let corkedUpstream = ex?.upstream?.conn
+        corkedUpstream?.cork()
+        defer { corkedUpstream?.uncork() }
+        while !closed && !closing {
+            if let ex {
+                if ex.requestDone { break }                       // pipelined request waits for this response
+                if ex.head.framing != .none && !canForwardBody(ex) { break }
+            } else if off == buf.count {
+                break
+            }
+            let slice = UnsafeRawBufferPointer(rebasing: buf[off...])
+            let event: HTTPParseEvent<HTTPRequestHead>
+            do { event = try parser.parse(slice) } catch {
+                reject(error)
+                return buf.count
+            }
+            switch event {
+            case .needMore(let c):
+                off += c
+                return off
+            case .head(let h, let c):
+                off += c
+                startExchange(h)
+            case .body(let r, let c):
+                if let ex { forwardBody(ex, UnsafeRawBufferPointer(rebasing: slice[r])) }
+                off += c
+            case .end(let trailers, let c):
+                off += c
+                if let ex { requestComplete(ex, trailers: trailers) }
+            }
+        }
+        return off
+    }
+
+    private func reject(_ error: HTTPParseError) {
+        let r = LocalResponse(status: error.status, error: error.status == 431 ? "request_header_fields_too_large" : "bad_request",
+                              reason: error.reason, close: true)
+        if let ex, ex.responseStarted { conn.abort(); return }
+        if let ex, let u = ex.upstream { ex.upstream = nil; u.owner = nil; u.conn.close(error: 0) }
+        ex = nil
+        respondLocal(r, head: nil)
+    }
+
+    // MARK: exchange
+
+    private func startExchange(_ head: HTTPRequestHead) {
+        let policy = ctx.runtime.policy
+        let path = normalizedPath(ofTarget: head.target)
+        let route = path.flatMap { policy.route(host: head.fields["host"], normalizedPath: $0, method: head.method) }
+        let ex = Exchange(head: head, policy: policy, route: route)
+        self.ex = ex
+        setDeadline(.none, 0)
+        if ctx.runtime.isDraining { ex.clientKeepAlive = false }
+        guard path != nil else { return finishLocal(ex, .badRequest("invalid request target")) }
+        guard let route else { return finishLocal(ex, .notFound()) }
+        if case .contentLength(let n) = head.framing, n > policy.limits.maxBodyBytes {
+            return finishLocal(ex, LocalResponse(status: 413, error: "payload_too_large",
+                                                 reason: "request body exceeds \(policy.limits.maxBodyBytes) bytes", close: true))
+        }
+        if let auth = route.auth {
+            // Fail closed until the JWT phase is wired in: a protected route never forwards unauthenticated.
+            return finishLocal(ex, LocalResponse(status: 401, error: "unauthorized", reason: "missing",
+                                                 extraFields: HTTPFields([HTTPField(name: "WWW-Authenticate", value: "Bearer realm=\"\(auth.realm)\"")])))
+        }
+        // Route chosen; build the upstream request.
+        let group = policy.upstreams[route.upstream]
+        let server = group.servers[requestsServed % max(1, group.servers.count)]
+        ex.server = server
+        ex.serverKey = "\(server.host):\(server.port)"
+        var target = head.target
+        var prefix: String? = nil
+        if let sp = route.stripPrefix, target.hasPrefix(sp) {
+            target = String(target.dropFirst(sp.count))
+            if !target.hasPrefix("/") { target = "/" + target }
+            prefix = sp
+        }
+        var fields = Rewrite.requestFields(head, peer: conn.peerAddress, trustedPeer: policy.trustedProxies.contains(conn.peerAddress),
+                                           removing: route.removeHeaders, forwardedPrefix: prefix)
+        switch head.framing {
+        case .chunked:
+            ex.requestChunked = true
+            fields.append("Transfer-Encoding", "chunked")
+        case .contentLength, .none, .untilClose: break   // Content-Length was kept as received
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512)
+        Rewrite.appendHead(requestLine: head.method, target, fields: fields, into: &bytes)
+        ex.upstreamHead = bytes
+        if head.expectContinue && head.framing != .none && head.version == .http11 {
+            conn.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+        }
+        ex.respParser.expectResponse(toMethod: head.method)
+        attachUpstream(ex, allowPooled: true)
+    }
+
+    private func upstreamTimeout(_ ex: Exchange) -> UInt64 { ex.route?.upstreamTimeout ?? ex.policy.limits.upstreamTimeout }
+
+    private func attachUpstream(_ ex: Exchange, allowPooled: Bool) {
+        guard let server = ex.server else { return }
+        if allowPooled, let u = ctx.pool.take(ex.serverKey) {
+            u.owner = self
+            ex.upstream = u
+            u.deadline = monotonicNanos() &+ upstreamTimeout(ex)
+            u.conn.write(ex.upstreamHead)
+            return
+        }
+        guard let u = ctx.pool.connect(server, key: ex.serverKey, owner: self, connectTimeout: ex.policy.limits.upstreamConnectTimeout) else {
+            return upstreamFailed(ex, .badGateway("cannot connect to upstream \(ex.serverKey)"))
+        }
+        ex.upstream = u
+    }
+
+    func upstreamConnected(_ u: UpstreamConn) {
+        guard let ex, ex.upstream === u else { return }
+        u.deadline = monotonicNanos() &+ upstreamTimeout(ex)
+        u.conn.write(ex.upstreamHead)
+        if !ex.requestDone { processBuffered() }
+    }
+
+    private func forwardBody(_ ex: Exchange, _ bytes: UnsafeRawBufferPointer) {
+        ex.requestBodyBytes += UInt64(bytes.count)
+        if ex.requestBodyBytes > ex.policy.limits.maxBodyBytes {
+            if ex.responseStarted { conn.abort(); return }
+            return finishLocal(ex, LocalResponse(status: 413, error: "payload_too_large",
+                                                 reason: "request body exceeds \(ex.policy.limits.maxBodyBytes) bytes", close: true))
+        }
+        guard let u = ex.upstream else { return }
+        if ex.requestChunked {
+            var h: [UInt8] = []
+            Rewrite.appendHex(bytes.count, into: &h); h.append(0x0D); h.append(0x0A)
+            u.conn.write(h); u.conn.write(bytes); u.conn.write([0x0D, 0x0A])
+        } else {
+            u.conn.write(bytes)
+        }
+        if !ex.requestDone { setDeadline(.body, ex.policy.limits.idleTimeout) }
+    }
+
+    private func requestComplete(_ ex: Exchange, trailers: HTTPFields) {
+        ex.requestDone = true
+        if wait == .body { setDeadline(.none, 0) }
+        if ex.requestChunked, let u = ex.upstream {
+            var t: [UInt8] = [0x30, 0x0D, 0x0A]
+            Rewrite.appendFields(Rewrite.trailerFields(trailers), into: &t)
+            t.append(0x0D); t.append(0x0A)
+            u.conn.write(t)
+        }
+    }
+
+    func upstreamDrained(_ u: UpstreamConn) {
+        guard let ex, ex.upstream === u, !ex.requestDone else { return }
+        if !inbuf.isEmpty { processBuffered() }
+        if !closed && !inputPausedForBuffer && conn.isReadingPaused { conn.resumeReading() }
+    }
+
+    // MARK: upstream response
+
+    func upstreamRead(_ u: UpstreamConn, _ bytes: UnsafeRawBufferPointer) {
+        guard let ex, ex.upstream === u else { u.conn.close(error: 0); return }
+        ex.gotUpstreamBytes = true
+        u.deadline = monotonicNanos() &+ upstreamTimeout(ex)
+        if u.inbuf.isEmpty {
+            let used = processUpstream(ex, u, bytes)
+            if used < bytes.count, !u.conn.isClosed, self.ex === ex { u.inbuf.append(UnsafeRawBufferPointer(rebasing: bytes[used...])) }
+        } else {
+            u.inbuf.append(bytes)
+            processUpstreamBuffered(u)
+        }
+    }
+
+    private func processUpstreamBuffered(_ u: UpstreamConn) {
+        guard let ex, ex.upstream === u else { return }
+        var work = u.inbuf
+        u.inbuf = ByteQueue()
+        let used = work.withUnsafeBytes { processUpstream(ex, u, $0) }
+        work.consume(used)
+        if !u.inbuf.isEmpty { u.inbuf.withUnsafeBytes { work.append($0) } }
+        u.inbuf = work
+    }
+
+    /// Parses upstream bytes for `ex`; returns bytes consumed.
+    private func processUpstream(_ ex: Exchange, _ u: UpstreamConn, _ buf: UnsafeRawBufferPointer) -> Int {
+        var off = 0
+        conn.cork()
+        defer { if !conn.isClosed { conn.uncork() } }
+        while self.ex === ex && !closed {
+            let slice = UnsafeRawBufferPointer(rebasing: buf[off...])
+            let event: HTTPParseEvent<HTTPResponseHead>
+            do { event = try ex.respParser.parse(slice) } catch {
+                upstreamProtocolError(ex, u, "invalid upstream response: \(error.reason)")
+                return buf.count
+            }
+            switch event {
+            case .needMore(let c):
+                return off + c
+            case .head(let h, let c):
+                off += c
+                if h.status >= 100 && h.status < 200 && h.status != 101 { continue }   // interim: 100 was answered by us
+                if h.status == 101 {
+                    upstreamProtocolError(ex, u, "upstream switched protocols on a route without websocket")
+                    return buf.count
+                }
+                sendResponseHead(ex, h)
+            case .body(let r, let c):
+                off += c
+                sendResponseBody(ex, UnsafeRawBufferPointer(rebasing: slice[r]))
+                if conn.pendingOutputBytes >= Self.highWater && !conn.isClosed {
+                    ex.upstreamPausedForClient = true
+                    u.conn.pauseReading()
+                    u.deadline = 0
+                    setDeadline(.output, ex.policy.limits.idleTimeout)
+                    return off
+                }
+            case .end(let trailers, let c):
+                off += c
+                if off < buf.count { ex.upstreamKeepAlive = false }   // bytes past the response: do not reuse
+                endResponse(ex, trailers: trailers)
+                return off
+            }
+        }
+        return off
+    }
+
+    private func sendResponseHead(_ ex: Exchange, _ h: HTTPResponseHead) {
+        ex.responseStarted = true
+        ex.status = h.status
+        ex.upstreamKeepAlive = h.keepAlive
+        var fields = Rewrite.responseFields(h)
+        let noBody = ex.headOnly || h.status == 204 || h.status == 304
+        switch h.framing {
+        case .chunked:
+            if !noBody { ex.responseChunked = ex.head.version == .http11; if !ex.responseChunked { ex.responseCloseDelimited = true } }
+        case .untilClose:
+            if ex.head.version == .http11 { ex.responseChunked = true } else { ex.responseCloseDelimited = true }
+        case .contentLength, .none: break
+        }
+        if ex.responseChunked { fields.append("Transfer-Encoding", "chunked") }
+        if ex.responseCloseDelimited { ex.clientKeepAlive = false }
+        if !ex.requestDone { ex.clientKeepAlive = false }   // the rest of the request body will not be read
+        if ctx.runtime.isDraining { ex.clientKeepAlive = false }
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + fields.count * 32)
+        Rewrite.appendStatusLine(h.status, h.reason.isEmpty ? reasonPhrase(for: h.status) : h.reason, into: &out)
+        Rewrite.appendFields(fields, into: &out)
+        if !ex.clientKeepAlive { out.append(contentsOf: "Connection: close\r\n".utf8) }
+        else if ex.head.version == .http10 { out.append(contentsOf: "Connection: keep-alive\r\n".utf8) }
+        out.append(0x0D); out.append(0x0A)
+        conn.write(out)
+    }
+
+    private func sendResponseBody(_ ex: Exchange, _ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        ex.bytesSent += UInt64(bytes.count)
+        if ex.responseChunked {
+            var h: [UInt8] = []
+            Rewrite.appendHex(bytes.count, into: &h); h.append(0x0D); h.append(0x0A)
+            conn.write(h); conn.write(bytes); conn.write([0x0D, 0x0A])
+        } else {
+            conn.write(bytes)
+        }
+    }
+
+    private func endResponse(_ ex: Exchange, trailers: HTTPFields) {
+        if ex.responseChunked {
+            var t: [UInt8] = [0x30, 0x0D, 0x0A]
+            Rewrite.appendFields(Rewrite.trailerFields(trailers), into: &t)
+            t.append(0x0D); t.append(0x0A)
+            conn.write(t)
+        }
+        if let u = ex.upstream { u.deadline = 0 }
+        if !ex.requestDone {
+            // The upstream answered before the whole request arrived: it cannot be reused.
+            ex.upstreamKeepAlive = false
+            ex.clientKeepAlive = false
+        }
+        finishExchange(ex)
+    }
+
+    func upstreamEOF(_ u: UpstreamConn) {
+        guard let ex, ex.upstream === u else { return }
+        if ex.responseStarted {
+            do {
+                if case .end(let t, _)? = try ex.respParser.parseEOF() {
+                    ex.upstreamKeepAlive = false
+                    conn.cork()
+                    endResponse(ex, trailers: t)
+                    if !conn.isClosed { conn.uncork() }
+                    return
+                }
+            } catch {}
+            // Truncated response: the client must not mistake it for a complete one.
+            log(ex, status: ex.status)
+            ex.upstream = nil; u.owner = nil; u.conn.close(error: 0)
+            self.ex = nil
+            conn.abort()
+            return
+        }
+        upstreamLost(ex, u, reason: "upstream closed the connection before responding")
+    }
+
+    func upstreamClosed(_ u: UpstreamConn, error: Int32) {
+        guard let ex, ex.upstream === u else { return }
+        if ex.responseStarted {
+            log(ex, status: ex.status)
+            ex.upstream = nil
+            self.ex = nil
+            conn.abort()
+            return
+        }
+        let refused = !u.connected
+        upstreamLost(ex, u, reason: refused ? "upstream \(ex.serverKey) refused the connection (\(String(cString: strerror(error))))"
+                                            : "upstream reset the connection before responding")
+    }
+
+    /// The upstream went away before any response head.
+    private func upstreamLost(_ ex: Exchange, _ u: UpstreamConn, reason: String) {
+        ex.upstream = nil
+        u.owner = nil
+        if !u.conn.isClosed { u.conn.close(error: 0) }
+        // A pooled connection the upstream had just closed: retry an idempotent, body-less request once.
+        if u.reused && !ex.retried && !ex.gotUpstreamBytes && ex.idempotent && ex.head.framing == .none {
+            ex.retried = true
+            attachUpstream(ex, allowPooled: false)
+            return
+        }
+        upstreamFailed(ex, .badGateway(reason))
+    }
+
+    func upstreamTimedOut(_ u: UpstreamConn) {
+        guard let ex, ex.upstream === u else { return }
+        ex.upstream = nil
+        u.owner = nil
+        u.conn.close(error: ETIMEDOUT)
+        if ex.responseStarted {
+            log(ex, status: ex.status)
+            self.ex = nil
+            conn.abort()
+            return
+        }
+        let what = u.connected ? "upstream did not respond within the timeout" : "upstream connect timed out"
+        upstreamFailed(ex, .gatewayTimeout(what))
+    }
+
+    private func upstreamProtocolError(_ ex: Exchange, _ u: UpstreamConn, _ reason: String) {
+        ex.upstream = nil
+        u.owner = nil
+        u.conn.close(error: 0)
+        if ex.responseStarted { log(ex, status: ex.status); self.ex = nil; conn.abort(); return }
+        upstreamFailed(ex, .badGateway(reason))
+    }
+
+    private func upstreamFailed(_ ex: Exchange, _ r: LocalResponse) {
+        var r = r
+        if !ex.requestDone { r.close = true }
+        finishLocal(ex, r)
+    }
+
+    // MARK: finishing
+
+    /// Answers `ex` locally and finishes it.
+    private func finishLocal(_ ex: Exchange, _ r: LocalResponse) {
+        if let u = ex.upstream { ex.upstream = nil; u.owner = nil; u.conn.close(error: 0) }
+        var r = r
+        // A body we did not read makes the connection unusable.
+        if !ex.requestDone && ex.head.framing != .none { r.close = true }
+        if ctx.runtime.isDraining { r.close = true }
+        ex.status = r.status
+        ex.clientKeepAlive = ex.clientKeepAlive && !r.close
+        let bytes = r.serialize(keepAlive: ex.clientKeepAlive, headRequest: ex.headOnly)
+        ex.bytesSent = UInt64(bytes.count)
+        conn.write(bytes)
+        ex.requestDone = true
+        ex.upstreamKeepAlive = false
+        finishExchange(ex)
+    }
+
+    /// A response with no exchange (parse errors, header timeout).
+    private func respondLocal(_ r: LocalResponse, head: HTTPRequestHead?) {
+        closing = true
+        conn.write(r.serialize(keepAlive: false))
+        conn.closeAfterFlush()
+        ex = nil
+        inbuf.removeAll()
+    }
+
+    /// Ends `ex`: the upstream goes back to the pool or is closed, the line is logged, and the connection either
+    /// waits for the next request or closes. A response that ends before its request was read closes the connection.
+    private func finishExchange(_ ex: Exchange) {
+        guard self.ex === ex else { return }
+        if !ex.requestDone { ex.clientKeepAlive = false }
+        self.ex = nil
+        requestsServed += 1
+        if let u = ex.upstream {
+            ex.upstream = nil
+            if ex.upstreamKeepAlive && ex.requestDone && !u.conn.isClosed { ctx.pool.put(u) } else { u.owner = nil; u.conn.close(error: 0) }
+        }
+        log(ex, status: ex.status)
+        if !ex.clientKeepAlive || closed {
+            closing = true
+            conn.closeAfterFlush()
+            return
+        }
+        parser.reset()
+        setDeadline(.idle, ex.policy.limits.idleTimeout)
+        if conn.isReadingPaused && !inputPausedForBuffer { conn.resumeReading() }
+        if !inbuf.isEmpty {
+            if processing { return }   // the running parse loop continues with the next request
+            let box = UncheckedBox(self)
+            ctx.loop.deferUntilIdle { box.value.continuePipeline() }
+        }
+    }
+
+    private func continuePipeline() {
+        guard !closed, ex == nil, !inbuf.isEmpty else { return }
+        if wait == .idle { setDeadline(.header, ctx.runtime.policy.limits.headerTimeout) }
+        processBuffered()
+        applyInputBackPressure()
+    }
+
+    private func log(_ ex: Exchange, status: Int) {
+        guard ex.policy.accessLog else { return }
+        let now = monotonicNanos()
+        ctx.log.write(AccessRecord(
+            time: ex.startWall, route: ex.route?.name ?? "", method: ex.head.method,
+            path: redactedTarget(ex.head.target, route: ex.route), status: status, bytesSent: ex.bytesSent,
+            durationMs: Double(now &- ex.startMono) / 1e6, upstream: ex.serverKey,
+            auth: ex.authOutcome, subject: ex.subject, peer: conn.peerAddress))
+    }
+
+    private func redactedTarget(_ target: String, route: CompiledRoute?) -> String { target }
+}

@@ -1,0 +1,125 @@
+import Dispatch
+import EventLoop
+import Glibc
+import Policy
+import Synchronization
+
+/// Per-loop state: the upstream pool, the access log, the sessions for draining.
+/// Thread-safety: confined to `loop.queue`.
+final class LoopContext {
+    unowned let runtime: ProxyRuntime
+    let loop: EventLoop
+    let pool: UpstreamPool
+    let log: AccessLog
+    var sessions: [ObjectIdentifier: ClientSession] = [:]
+
+    init(runtime: ProxyRuntime, loop: EventLoop) {
+        self.runtime = runtime; self.loop = loop
+        self.pool = UpstreamPool(loop: loop)
+        self.log = AccessLog(loop: loop)
+    }
+}
+
+/// The running gateway: loops, listeners, the current policy, and process-wide counters.
+public final class ProxyRuntime: @unchecked Sendable {
+    // Crosses loops: guarded by Mutex / Atomic.
+    private let policyBox: Mutex<GatewayPolicy>
+    let activeConnections = Atomic<Int>(0)
+    let drainingFlag = Atomic<Bool>(false)
+    public let loops: [EventLoop]
+    // Touched only on each context's own loop queue.
+    var contexts: [LoopContext] = []
+    private let listenersLock = Mutex<[String: Listener]>([:])
+
+    public init(policy: GatewayPolicy, workers: Int) {
+        self.policyBox = Mutex(policy)
+        self.loops = (0..<max(1, workers)).map { EventLoop(index: $0) }
+        self.contexts = loops.map { LoopContext(runtime: self, loop: $0) }
+    }
+
+    public var policy: GatewayPolicy { policyBox.withLock { $0 } }
+    public var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
+    public var connectionCount: Int { activeConnections.load(ordering: .relaxed) }
+
+    /// Swaps in a new policy: new requests use it; requests in flight finish on the one they started with.
+    public func install(_ policy: GatewayPolicy) throws(SocketError) {
+        policyBox.withLock { $0 = policy }
+        try syncListeners(policy.listen)
+    }
+
+    /// Starts the loops and binds every listener of the current policy.
+    public nonisolated func start() throws(SocketError) {
+        for l in loops { l.start() }
+        try syncListeners(policy.listen)
+    }
+
+    /// Opens listeners that are new, closes ones no longer configured.
+    private func syncListeners(_ specs: [ListenSpec]) throws(SocketError) {
+        var wanted: [String: SocketAddress] = [:]
+        for s in specs {
+            guard let a = SocketAddress(host: s.host, port: s.port) else { throw SocketError("listen address \(s.host):\(s.port)", EINVAL) }
+            wanted[a.description] = a
+        }
+        // Reloads and start-up run on one thread at a time (the signal queue), so check-then-bind is safe here.
+        let existing = listenersLock.withLock { $0 }
+        var opened: [String: Listener] = [:]
+        for (k, a) in wanted where existing[k] == nil {
+            do {
+                opened[k] = try Listener(address: a, loops: loops) { [self] loop, fd, peer in self.accepted(loop: loop, fd: fd, peer: peer) }
+            } catch {
+                for (_, l) in opened { l.stop() }
+                throw error
+            }
+        }
+        listenersLock.withLock { current in
+            for (k, l) in current where wanted[k] == nil { l.stop(); current.removeValue(forKey: k) }
+            for (k, l) in opened { l.start(); current[k] = l }
+        }
+    }
+
+    /// Stops accepting; returns once every listener is closed.
+    public func stopListening() {
+        listenersLock.withLock { current in
+            for (_, l) in current { l.stop() }
+            current.removeAll()
+        }
+    }
+
+    /// Graceful shutdown: stop accepting, close idle connections, let in-flight requests finish.
+    public func beginDrain() {
+        drainingFlag.store(true, ordering: .relaxed)
+        stopListening()
+        for ctx in contexts {
+            let box = UncheckedBox(ctx)
+            ctx.loop.queue.async { for s in Array(box.value.sessions.values) { s.drainIfIdle() } }
+        }
+    }
+
+    /// Writes out every loop's buffered access-log lines (waits for each loop).
+    public func flushLogs() {
+        for ctx in contexts {
+            let box = UncheckedBox(ctx)
+            ctx.loop.queue.sync { box.value.log.flush() }
+        }
+    }
+
+    private func accepted(loop: EventLoop, fd: Int32, peer: String) {
+        let ctx = contexts[loop.index]
+        let n = activeConnections.add(1, ordering: .relaxed).newValue
+        let p = policy
+        if n > p.limits.maxConnections || isDraining {
+            activeConnections.subtract(1, ordering: .relaxed)
+            Glibc.close(fd)
+            return
+        }
+        let conn = Connection(fd: fd, loop: loop, peerAddress: peer)
+        let s = ClientSession(conn: conn, ctx: ctx)
+        ctx.sessions[ObjectIdentifier(s)] = s
+        s.start()
+    }
+
+    func sessionClosed(_ s: ClientSession, ctx: LoopContext) {
+        ctx.sessions.removeValue(forKey: ObjectIdentifier(s))
+        activeConnections.subtract(1, ordering: .relaxed)
+    }
+}
