@@ -105,8 +105,28 @@ final class Loader {
             }
             return diag(line, column, "cannot read YAML: \(problem)")
         default:
+            // Yams 6 refuses duplicate keys itself (a case Yams 5 lacks, hence the reflection); Yams 5 lets them
+            // through and `fields` reports every one with both lines.
+            if let (keys, mark) = Loader.duplicatedKeys(in: yamlError) {
+                let list = keys.map { "\"\($0)\"" }.joined(separator: ", ")
+                return diag(mark.line, mark.column, "duplicate key \(list)")
+            }
             return diag(1, 1, "YAML syntax error: \(yamlError)")
         }
+    }
+
+    static func duplicatedKeys(in error: YamlError) -> ([String], Mark)? {
+        guard let child = Mirror(reflecting: error).children.first, child.label == "duplicatedKeysInMapping" else {
+            return nil
+        }
+        var keys: [String] = []
+        var mark: Mark?
+        for field in Mirror(reflecting: child.value).children {
+            if let k = field.value as? [String] { keys = k }
+            if let context = field.value as? YamlError.Context { mark = context.mark }
+        }
+        guard let mark else { return nil }
+        return (keys, mark)
     }
 
     // MARK: Paths
@@ -122,18 +142,18 @@ final class Loader {
     }
 
     static func describe(_ node: Node) -> String {
-        switch node {
-        case .mapping: return "a mapping"
-        case .sequence: return "a list"
-        case .scalar(let s):
+        // `if case` rather than `switch`: Yams 6 adds `Node.alias`, Yams 5 does not.
+        if case .mapping = node { return "a mapping" }
+        if case .sequence = node { return "a list" }
+        if case .scalar(let s) = node {
             switch s.tagName {
             case .null: return "nothing (null)"
             case .int, .float: return "a number (\(s.string))"
             case .bool: return "a boolean (\(s.string))"
             default: return "a string (\"\(s.string)\")"
             }
-        default: return "a node"
         }
+        return "an alias"
     }
 
     func typeError(_ node: Node, _ path: String, expected: String) {
@@ -146,6 +166,8 @@ final class Loader {
         let node: Node
         let path: String
         var entries: [(key: String, keyNode: Node, value: Node)] = []
+        /// Keys suggested for misspelt ones; their absence is not reported again as "missing".
+        var suggested: Set<String> = []
 
         func value(_ key: String) -> Node? { entries.first { $0.key == key }?.value }
         func keyNode(_ key: String) -> Node? { entries.first { $0.key == key }?.keyNode }
@@ -177,6 +199,7 @@ final class Loader {
             if let allowed, !allowed.contains(key) {
                 if let s = Syntax.suggestion(for: key, among: allowed) {
                     error(k, path, "unknown key \"\(key)\" (did you mean \"\(s)\"?)")
+                    f.suggested.insert(s)
                 } else {
                     error(k, path, "unknown key \"\(key)\" (valid keys: \(allowed.joined(separator: ", ")))")
                 }
@@ -190,7 +213,7 @@ final class Loader {
     /// The value of a required key, or an error at the mapping.
     func required(_ f: Fields, _ key: String) -> Node? {
         if let v = f.value(key) { return v }
-        error(f.node, f.path(key), "required key is missing")
+        if !f.suggested.contains(key) { error(f.node, f.path(key), "required key is missing") }
         return nil
     }
 

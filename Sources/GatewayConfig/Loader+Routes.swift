@@ -103,7 +103,7 @@ extension Loader {
                                 "has no effect: the route does not allow WebSocket upgrades (add `websocket: true`)")
                     }
                 }
-            } else {
+            } else if !f.suggested.contains("auth") {
                 error(f.value("auth") ?? element, f.path("auth"), "missing; write `auth: off` to make the route public")
             }
 
@@ -224,13 +224,13 @@ extension Loader {
 
     func routeAuth(_ node: Node, _ path: String, routeName: String) -> AuthResult? {
         if case .scalar(let s) = node {
-            if s.tagName == .bool {
-                switch s.string.lowercased() {
-                case "off", "false", "no": return AuthResult(auth: .off)
-                default:
-                    error(node, path, "auth needs keys and tokens")
-                    return nil
-                }
+            // YAML 1.1 reads a bare `off` as false; accept the word however it is written.
+            switch s.string.lowercased() {
+            case "off", "false", "no": return AuthResult(auth: .off)
+            case "on", "true", "yes":
+                error(node, path, "auth needs keys and tokens")
+                return nil
+            default: break
             }
             error(node, path, "expected `off` or a mapping with keys and tokens, found \(Loader.describe(node))")
             return nil

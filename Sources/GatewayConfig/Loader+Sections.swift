@@ -216,7 +216,9 @@ extension Loader {
         // exactly one kind of material
         let present = f.entries.filter { Loader.materialKinds.contains($0.key) }
         if present.isEmpty {
-            error(node, path, "missing key material; give one of secret, public_key, certificate, jwks")
+            if f.suggested.isDisjoint(with: Loader.materialKinds) {
+                error(node, path, "missing key material; give one of secret, public_key, certificate, jwks")
+            }
             return nil
         }
         if present.count > 1 {
@@ -276,7 +278,7 @@ extension Loader {
         let present = f.entries.filter { choices.contains($0.key) }
         let list = choices.joined(separator: ", ")
         if present.isEmpty {
-            error(f.node, f.path, "give one of \(list)")
+            if f.suggested.isDisjoint(with: choices) { error(f.node, f.path, "give one of \(list)") }
             return nil
         }
         if present.count > 1 {

@@ -191,6 +191,36 @@ struct HeadFacts {
     }
 }
 
+/// Checks that every byte of `p[a..<b]` is a field-value byte (see `isFieldValueByte`), eight bytes at a time.
+/// Returns nil if not, else whether all bytes are ASCII.
+@inline(__always) func validateFieldValue(_ p: UnsafeRawBufferPointer, _ a: Int, _ b: Int) -> Bool? {
+    let base = p.baseAddress.unsafelyUnwrapped
+    var i = a
+    var high: UInt64 = 0
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    while i &+ 8 <= b {
+        let w = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        // Any byte < 0x20, or any byte == 0x7F? (Exact as an "any" test.)
+        let lt20 = (w &- ones &* 0x20) & ~w & highs
+        let x7f = w ^ (ones &* 0x7F)
+        let eq7f = (x7f &- ones) & ~x7f & highs
+        if lt20 | eq7f != 0 {
+            for k in i..<(i &+ 8) where !isFieldValueByte(base.load(fromByteOffset: k, as: UInt8.self)) { return nil }
+        }
+        high |= w
+        i &+= 8
+    }
+    var tail: UInt8 = 0
+    while i < b {
+        let c = base.load(fromByteOffset: i, as: UInt8.self)
+        guard isFieldValueByte(c) else { return nil }
+        tail |= c
+        i &+= 1
+    }
+    return high & highs == 0 && tail < 0x80
+}
+
 /// Parses the field lines of a block. `from` is the first field line; `blockEnd` is just past the final empty
 /// line's CRLF (every LF in the block is known to be preceded by CR). If `facts` is given, framing fields are noted.
 @inline(__always)
@@ -225,14 +255,7 @@ func parseFieldLines(_ p: UnsafeRawBufferPointer, from: Int, blockEnd: Int, maxF
         while vs < lineEnd && isOWS(p.at(vs)) { vs &+= 1 }
         var ve = lineEnd
         while ve > vs && isOWS(p.at(ve &- 1)) { ve &-= 1 }
-        var high: UInt8 = 0
-        var k = vs
-        while k < ve {
-            let b = p.at(k)
-            guard isFieldValueByte(b) else { throw .invalidFieldValue }
-            high |= b
-            k &+= 1
-        }
+        guard let ascii = validateFieldValue(p, vs, ve) else { throw .invalidFieldValue }
         guard fields.count < maxFields else { throw .tooManyFields }
         if collectFacts {
             switch nameEnd &- i {
@@ -253,7 +276,7 @@ func parseFieldLines(_ p: UnsafeRawBufferPointer, from: Int, blockEnd: Int, maxF
             default: break
             }
         }
-        fields.append(HTTPField(name: makeString(p, i, nameEnd), value: makeValueString(p, vs, ve, ascii: high < 0x80)))
+        fields.append(HTTPField(name: makeString(p, i, nameEnd), value: makeValueString(p, vs, ve, ascii: ascii)))
         i = lf &+ 1
     }
     return HTTPFields(fields)

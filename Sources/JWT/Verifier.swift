@@ -135,6 +135,8 @@ public struct Verifier: Sendable {
         var algorithm: JWSAlgorithm? = nil
         var detail = ""
         var keysTried = 0
+        var signatureVerified = false
+        var keyDescription = ""
     }
 
     func authenticate(bytes raw: UnsafeRawBufferPointer, trace: inout Trace?) -> Result<VerifiedToken, AuthOutcome> {
@@ -285,6 +287,12 @@ public struct Verifier: Sendable {
             }
             trace?.detail = "\(tried) key\(tried == 1 ? "" : "s") tried; none verified the signature"
             return .failure(.badSignature)
+        }
+
+        if trace != nil {
+            trace!.signatureVerified = true
+            trace!.keyDescription =
+                "\(key.type)\(key.keyID.map { " kid \"\($0)\"" } ?? "") of key set \(set.name)"
         }
 
         let payloadStart = buffer.count

@@ -1,5 +1,7 @@
 import GatewayConfig
+import Glibc
 import HTTPCore
+import JWT
 
 /// Turns a loaded route file into the immutable runtime policy: every name resolved, every key parsed,
 /// every route's matcher and verifier built once (DESIGN.md §2 lessons 3–5). Problems are reported as
@@ -9,8 +11,41 @@ public enum PolicyCompiler {
     ///   - resolve: maps a host name to a numeric address (`localhost` → `127.0.0.1`); nil if it cannot.
     ///   - generation: a number that grows with each successful load (reload counting, caches).
     public static func compile(_ config: GatewayConfig, generation: Int = 0,
+                               environment: some KeyEnvironment = SystemKeyEnvironment(),
                                resolve: (String) -> String? = { $0 }) -> (policy: GatewayPolicy?, diagnostics: [Diagnostic]) {
         var diags: [Diagnostic] = []
+        // Key sets: parsed once into EVP_PKEYs / HMAC keys, pinned to their algorithms.
+        var keySets: [String: JWT.KeySet] = [:]
+        for k in config.keys {
+            let algs = k.algorithms.compactMap { JWSAlgorithm(rawValue: $0.rawValue) }
+            let material: JWT.KeyMaterial
+            switch k.material {
+            case .secret(let s):
+                let enc = JWT.SecretEncoding(rawValue: s.encoding.rawValue) ?? .raw
+                switch s.origin {
+                case .value(let v): material = .secret(.value(v), encoding: enc)
+                case .env(let v): material = .secret(.env(v), encoding: enc)
+                case .file(let v): material = .secret(.file(v), encoding: enc)
+                case .credential(let v): material = .secret(.credential(v), encoding: enc)
+                }
+            case .publicKey(let p): material = .publicKeyPEM(pemSource(p))
+            case .certificate(let p): material = .certificatePEM(pemSource(p))
+            case .jwks(let j):
+                switch j.origin {
+                case .file(let f): material = .jwks(.file(f))
+                case .url:
+                    diags.append(j.location.error("remote JWKS (`url`) is not implemented yet; use `jwks: { file: PATH }`"))
+                    continue
+                }
+            }
+            do {
+                let (set, warnings) = try JWT.KeySet.load(KeySetSpec(name: k.name, algorithms: algs, material: material), environment: environment)
+                keySets[k.name] = set
+                for w in warnings { diags.append(k.material.location.warning(w)) }
+            } catch {
+                diags.append(k.material.location.error(error.message))
+            }
+        }
         let l = config.limits
         var limits = RuntimeLimits()
         limits.maxHeaderBytes = l.maxHeaderBytes
@@ -70,7 +105,41 @@ public enum PolicyCompiler {
             var auth: RouteAuth? = nil
             var remove: [String] = []
             if let p = r.auth.policy {
-                auth = RouteAuth(realm: p.realm)
+                let sets = p.keys.compactMap { keySets[$0.name] }
+                if sets.count != p.keys.count { continue }   // a key set failed to load: already reported
+                let rules: [JWT.ClaimRule] = p.claims.map { c in
+                    switch c.condition {
+                    case .equals(let v): return JWT.ClaimRule(path: c.path, .equals(json(v)))
+                    case .oneOf(let l): return JWT.ClaimRule(path: c.path, .oneOf(l.map(json)))
+                    case .contains(let v): return JWT.ClaimRule(path: c.path, .contains(json(v)))
+                    case .exists: return JWT.ClaimRule(path: c.path, .exists)
+                    }
+                }
+                let negated = p.claims.filter { if case .exists(false) = $0.condition { return true } else { return false } }
+                for c in negated { diags.append(c.location.error("`exists: false` is not supported; write `exists: true` or drop the rule")) }
+                let claims = ClaimsPolicy(issuers: p.issuers, audiences: p.audiences, required: p.require, leeway: p.leeway,
+                                          maxLifetime: p.maxLifetime, rules: rules)
+                let sources: [TokenLocation] = p.tokens.map { t in
+                    switch t {
+                    case .header(let n, let prefix): return .header(name: n, prefix: prefix)
+                    case .query(let n): return .query(n)
+                    case .cookie(let n): return .cookie(n)
+                    case .body(let f): return .body(f)
+                    case .subprotocol(let prefix): return .subprotocol(prefix: prefix)
+                    case .socketio(let f): return .socketio(f)
+                    }
+                }
+                let fwd: TokenForwarding
+                switch p.forward.token {
+                case .keepExceptQuery: fwd = .keepExceptQuery
+                case .keep: fwd = .keep
+                case .strip: fwd = .strip
+                }
+                auth = RouteAuth(realm: p.realm, sources: sources,
+                                 verifier: Verifier(keySets: sets, policy: claims, maxTokenBytes: limits.maxTokenBytes),
+                                 forwardToken: fwd,
+                                 claimHeaders: p.forward.claimsToHeaders.map { ClaimHeaderRule(path: $0.path, header: $0.header) },
+                                 closeOnExpiry: p.websocket.closeOnExpiry, expiryGrace: p.websocket.grace, leeway: p.leeway)
                 remove = p.forward.claimsToHeaders.map { $0.header.lowercased() }
             }
             routes.append(CompiledRoute(
@@ -92,5 +161,49 @@ public enum PolicyCompiler {
                               generation: generation), diags)
     }
 
+    static func pemSource(_ p: PEMSource) -> MaterialSource {
+        switch p.origin {
+        case .file(let f): return .file(f)
+        case .pem(let text): return .bytes(Array(text.utf8))
+        }
+    }
+
+    static func json(_ v: ConfigValue) -> JSONValue {
+        switch v {
+        case .string(let s): return .string(s)
+        case .int(let i): return .number(Double(i))
+        case .double(let d): return .number(d)
+        case .bool(let b): return .bool(b)
+        case .list(let l): return .array(l.map(json))
+        }
+    }
+
     static func nanos(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1e9) }
+}
+
+/// Reads environment variables, files and systemd credentials for key loading.
+public struct SystemKeyEnvironment: KeyEnvironment, Sendable {
+    public init() {}
+    public func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+    public var credentialsDirectory: String? { env("CREDENTIALS_DIRECTORY") }
+
+    public struct ReadError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public func readFile(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ReadError(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; throw ReadError(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            out.append(contentsOf: buf[0..<n])
+            if out.count > 16 << 20 { throw ReadError(description: "\(path) is larger than 16 MiB") }
+        }
+        return out
+    }
 }

@@ -52,11 +52,6 @@ public final class CompiledRoute: Sendable {
     }
 }
 
-/// The per-route authentication plan (filled in by the auth issue).
-public final class RouteAuth: Sendable {
-    public let realm: String
-    public init(realm: String) { self.realm = realm }
-}
 
 /// Decides whether a peer address is a trusted proxy.
 public struct TrustedProxies: Sendable {

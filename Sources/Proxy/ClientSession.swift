@@ -1,6 +1,7 @@
 import EventLoop
 import Glibc
 import HTTPCore
+import JWT
 import Policy
 
 /// One downstream HTTP/1.1 connection. Requests are handled one at a time in order (pipelined requests wait
@@ -51,8 +52,15 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         var gotUpstreamBytes = false
         var retried = false
         var upstreamPausedForClient = false
-        var authOutcome = "none"
+        var authOutcome = "off"
         var subject: String?
+        var grant: AuthGrant?
+        /// Set while the body is read to find a `{ body: FIELD }` token.
+        var authBodyIndex: Int?
+        var authBody: [UInt8]?
+        var authTrailers = HTTPFields()
+        var sentContinue = false
+        var collectingAuthBody: Bool { authBodyIndex != nil }
         var headOnly: Bool
 
         init(head: HTTPRequestHead, policy: GatewayPolicy, route: CompiledRoute?) {
@@ -201,7 +209,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         while !closed && !closing {
             if let ex {
                 if ex.requestDone { break }                       // pipelined request waits for this response
-                if ex.head.framing != .none && !canForwardBody(ex) { break }
+                if ex.head.framing != .none && !ex.collectingAuthBody && !canForwardBody(ex) { break }
             } else if off == buf.count {
                 break
             }
@@ -254,36 +262,115 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
             return finishLocal(ex, LocalResponse(status: 413, error: "payload_too_large",
                                                  reason: "request body exceeds \(policy.limits.maxBodyBytes) bytes", close: true))
         }
-        if let auth = route.auth {
-            // Fail closed until the JWT phase is wired in: a protected route never forwards unauthenticated.
-            return finishLocal(ex, LocalResponse(status: 401, error: "unauthorized", reason: "missing",
-                                                 extraFields: HTTPFields([HTTPField(name: "WWW-Authenticate", value: "Bearer realm=\"\(auth.realm)\"")])))
+        if head.upgrade != nil && !route.websocket {
+            // Upgrade is hop-by-hop and dropped below; a WebSocket handshake on a route that does not allow it is refused.
+            if head.fields.values("upgrade").contains(where: { $0.lowercased().contains("websocket") }) {
+                return finishLocal(ex, LocalResponse(status: 403, error: "forbidden", reason: "websocket upgrades are not enabled on route \(route.name)"))
+            }
         }
-        // Route chosen; build the upstream request.
+        // Authenticate and authorize (DESIGN.md §1): the route's token sources, verifier and claims rules.
+        if let auth = route.auth {
+            ctx.tokenCache.synchronize(generation: UInt64(policy.generation))
+            switch auth.authenticate(head, now: wallClockSeconds(), cache: &ctx.tokenCache) {
+            case .deny(let d):
+                return deny(ex, d)
+            case .needBody(_, let index):
+                if case .contentLength(let n) = head.framing, n > UInt64(policy.limits.maxAuthBodyBytes) {
+                    ex.authOutcome = "malformed"
+                    return finishLocal(ex, LocalResponse(status: 413, error: "payload_too_large",
+                                                         reason: "a body that carries the token may not exceed \(policy.limits.maxAuthBodyBytes) bytes", close: true))
+                }
+                ex.authBodyIndex = index
+                ex.authBody = []
+                if head.expectContinue && head.version == .http11 {
+                    ex.sentContinue = true
+                    conn.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+                }
+                return   // the body is read (bounded) by the parse loop, then `authenticateWithBody`
+            case .allow(let g):
+                grant(ex, g)
+            }
+        }
+        beginForward(ex)
+    }
+
+    private func grant(_ ex: Exchange, _ g: AuthGrant) {
+        ex.grant = g
+        ex.authOutcome = "allowed"
+        ex.subject = g.token.subject
+    }
+
+    private func deny(_ ex: Exchange, _ d: AuthDenial) {
+        ex.authOutcome = d.outcome
+        var extra = HTTPFields()
+        if let w = d.wwwAuthenticate { extra.append("WWW-Authenticate", w) }
+        finishLocal(ex, LocalResponse(status: d.status, error: d.error, reason: d.outcome, extraFields: extra))
+    }
+
+    /// The whole body has been read for a `{ body: FIELD }` token source.
+    private func authenticateWithBody(_ ex: Exchange) {
+        guard let auth = ex.route?.auth, let body = ex.authBody, let index = ex.authBodyIndex else { return }
+        ex.authBodyIndex = nil
+        switch auth.authenticate(ex.head, now: wallClockSeconds(), cache: &ctx.tokenCache, body: body, bodyIndex: index) {
+        case .deny(let d): return deny(ex, d)
+        case .needBody: return deny(ex, AuthDenial(status: 400, outcome: "malformed", error: "bad_request", wwwAuthenticate: nil))
+        case .allow(let g): grant(ex, g)
+        }
+        beginForward(ex)
+    }
+
+    /// Builds the upstream request head (and, after a body-token read, the body) and sends it.
+    private func beginForward(_ ex: Exchange) {
+        guard let route = ex.route else { return }
+        let head = ex.head
+        let policy = ex.policy
         let group = policy.upstreams[route.upstream]
-        let server = group.servers[requestsServed % max(1, group.servers.count)]
+        guard !group.servers.isEmpty else { return finishLocal(ex, .badGateway("upstream \(group.name) has no servers")) }
+        let server = group.servers[ctx.nextServer(route.upstream, count: group.servers.count)]
         ex.server = server
-        ex.serverKey = "\(server.host):\(server.port)"
-        var target = head.target
+        ex.serverKey = server.host.contains(":") ? "[\(server.host)]:\(server.port)" : "\(server.host):\(server.port)"
+        var target = ex.grant?.target ?? head.target
         var prefix: String? = nil
         if let sp = route.stripPrefix, target.hasPrefix(sp) {
             target = String(target.dropFirst(sp.count))
             if !target.hasPrefix("/") { target = "/" + target }
             prefix = sp
         }
+        var remove = route.removeHeaders
+        if let g = ex.grant {
+            remove += g.removeHeaders
+            if g.cookies != nil { remove.append("cookie") }
+        }
         var fields = Rewrite.requestFields(head, peer: conn.peerAddress, trustedPeer: policy.trustedProxies.contains(conn.peerAddress),
-                                           removing: route.removeHeaders, forwardedPrefix: prefix)
-        switch head.framing {
-        case .chunked:
+                                           removing: remove, forwardedPrefix: prefix)
+        if let g = ex.grant {
+            for c in g.cookies ?? [] { fields.append("Cookie", c) }
+            for (n, v) in g.addHeaders { fields.append(n, v) }
+        }
+        if case .chunked = head.framing {
             ex.requestChunked = true
             fields.append("Transfer-Encoding", "chunked")
-        case .contentLength, .none, .untilClose: break   // Content-Length was kept as received
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(512)
         Rewrite.appendHead(requestLine: head.method, target, fields: fields, into: &bytes)
+        if let body = ex.authBody {
+            // The body was read to find the token: it follows the head with its original framing.
+            if ex.requestChunked {
+                if !body.isEmpty {
+                    Rewrite.appendHex(body.count, into: &bytes); bytes += [0x0D, 0x0A]; bytes += body; bytes += [0x0D, 0x0A]
+                }
+                bytes += [0x30, 0x0D, 0x0A]
+                Rewrite.appendFields(Rewrite.trailerFields(ex.authTrailers), into: &bytes)
+                bytes += [0x0D, 0x0A]
+            } else {
+                bytes += body
+            }
+            ex.authBody = nil
+        }
         ex.upstreamHead = bytes
-        if head.expectContinue && head.framing != .none && head.version == .http11 {
+        if !ex.sentContinue && head.expectContinue && head.framing != .none && head.version == .http11 && !ex.requestDone {
+            ex.sentContinue = true
             conn.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         }
         ex.respParser.expectResponse(toMethod: head.method)
@@ -316,6 +403,16 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
 
     private func forwardBody(_ ex: Exchange, _ bytes: UnsafeRawBufferPointer) {
         ex.requestBodyBytes += UInt64(bytes.count)
+        if ex.collectingAuthBody {
+            if ex.requestBodyBytes > UInt64(ex.policy.limits.maxAuthBodyBytes) {
+                ex.authOutcome = "malformed"
+                return finishLocal(ex, LocalResponse(status: 413, error: "payload_too_large",
+                                                     reason: "a body that carries the token may not exceed \(ex.policy.limits.maxAuthBodyBytes) bytes", close: true))
+            }
+            ex.authBody?.append(contentsOf: bytes)
+            setDeadline(.body, ex.policy.limits.idleTimeout)
+            return
+        }
         if ex.requestBodyBytes > ex.policy.limits.maxBodyBytes {
             if ex.responseStarted { conn.abort(); return }
             return finishLocal(ex, LocalResponse(status: 413, error: "payload_too_large",
@@ -335,6 +432,10 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
     private func requestComplete(_ ex: Exchange, trailers: HTTPFields) {
         ex.requestDone = true
         if wait == .body { setDeadline(.none, 0) }
+        if ex.collectingAuthBody {
+            ex.authTrailers = trailers
+            return authenticateWithBody(ex)
+        }
         if ex.requestChunked, let u = ex.upstream {
             var t: [UInt8] = [0x30, 0x0D, 0x0A]
             Rewrite.appendFields(Rewrite.trailerFields(trailers), into: &t)
@@ -623,5 +724,10 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
             auth: ex.authOutcome, subject: ex.subject, peer: conn.peerAddress))
     }
 
-    private func redactedTarget(_ target: String, route: CompiledRoute?) -> String { target }
+    /// Token-bearing query parameters never reach the log: the route's and the usual names.
+    static let alwaysRedacted = ["access_token", "token", "jwt", "id_token", "auth", "authorization"]
+    private func redactedTarget(_ target: String, route: CompiledRoute?) -> String {
+        guard target.contains("?") else { return target }
+        return TokenExtractor.redactingQueryParameters(target, names: Self.alwaysRedacted + (route?.auth?.queryNames ?? []))
+    }
 }

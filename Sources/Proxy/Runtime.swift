@@ -3,6 +3,7 @@ import EventLoop
 import Glibc
 import Policy
 import Synchronization
+import JWT
 
 /// Per-loop state: the upstream pool, the access log, the sessions for draining.
 /// Thread-safety: confined to `loop.queue`.
@@ -12,6 +13,16 @@ final class LoopContext {
     let pool: UpstreamPool
     let log: AccessLog
     var sessions: [ObjectIdentifier: ClientSession] = [:]
+    /// Verified tokens of this loop (no lock: only this loop touches it).
+    var tokenCache = TokenCache()
+    private var roundRobin: [Int: Int] = [:]
+
+    /// Next server of upstream group `group` for this loop (round-robin).
+    func nextServer(_ group: Int, count: Int) -> Int {
+        let n = roundRobin[group, default: 0]
+        roundRobin[group] = n &+ 1
+        return n % count
+    }
 
     init(runtime: ProxyRuntime, loop: EventLoop) {
         self.runtime = runtime; self.loop = loop

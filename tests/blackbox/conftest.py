@@ -20,7 +20,6 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
 import gwconf  # noqa: E402
-import httpc  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------------
@@ -265,7 +264,8 @@ class Gateway:
         return out
 
     def stderr_text(self) -> str:
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         return self.stderr_path.read_bytes().decode("utf-8", "replace")
 
     def status(self) -> dict[str, int]:

@@ -42,7 +42,16 @@ class Response:
         return [v for k, v in self.headers if k.lower() == n]
 
     def json(self):
-        return json.loads(self.body)
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise AssertionError(f"response body is not JSON: {self!r}") from None
+
+    def error_json(self) -> dict:
+        """The body of a response the gateway made itself: {"error": "...", "reason": "..."}."""
+        d = self.json()
+        assert isinstance(d, dict) and isinstance(d.get("error"), str), f"no 'error' string in {d!r}"
+        return d
 
     def wants_close(self) -> bool:
         toks = [t.strip().lower() for v in self.header_all("connection") for t in v.split(",")]

@@ -127,4 +127,4 @@ def test_no_route_gives_404_json(gateway, upstream):
 def test_dead_upstream_502(gw, upstream):
     r = request(gw.port, "GET", "/dead/x")
     assert r.status == 502, r
-    assert "error" in r.json()
+    r.error_json()

@@ -1,2 +1,0 @@
-import XCTest
-final class HTTPCoreTestsPlaceholder: XCTestCase { func testNothing() {} }
