@@ -17,13 +17,15 @@ let package = Package(
         .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         // Pure: no Dispatch, Glibc or Foundation.
         .target(name: "HTTPCore"),
+        // Pure: WebSocket frame codec, Sec-WebSocket-* helpers, Engine.IO/Socket.IO packet parsing.
+        .target(name: "WebSocket"),
         // Pure over OpenSSL: no sockets, no Dispatch.
         .target(name: "JWT", dependencies: ["COpenSSL"]),
         .target(name: "GatewayConfig", dependencies: ["HTTPCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "Policy", dependencies: ["GatewayConfig", "JWT", "HTTPCore"]),
         .target(name: "EventLoop"),
         .target(name: "Admin", dependencies: ["HTTPCore"]),
-        .target(name: "Proxy", dependencies: ["HTTPCore", "JWT", "GatewayConfig", "Policy", "EventLoop", "Admin", "CNghttp2"]),
+        .target(name: "Proxy", dependencies: ["HTTPCore", "WebSocket", "JWT", "GatewayConfig", "Policy", "EventLoop", "Admin", "CNghttp2"]),
         .executableTarget(name: "portcullis", dependencies: [
             "Proxy", "Policy", "GatewayConfig", "JWT", "HTTPCore", "EventLoop", "Admin",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -33,6 +35,7 @@ let package = Package(
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore"]),
         .testTarget(name: "JWTTests", dependencies: ["JWT"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
+        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "GatewayConfig", "JWT", "HTTPCore"]),
     ],
     swiftLanguageModes: [.v6]

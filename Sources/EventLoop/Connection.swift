@@ -43,6 +43,7 @@ public final class Connection: @unchecked Sendable {
     public private(set) var readEOF = false
     private var readPausedByUser = false
     private var cancelledSources = 0
+    private var sourcesToCancel = 2
     private var corked = false
 
     /// Bytes queued but not yet written to the kernel.
@@ -61,11 +62,7 @@ public final class Connection: @unchecked Sendable {
         let rs = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
         rs.setEventHandler { box.value.handleReadable() }
         rs.setCancelHandler { box.value.sourceCancelled() }
-        let ws = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
-        ws.setEventHandler { box.value.handleWritable() }
-        ws.setCancelHandler { box.value.sourceCancelled() }
         readSource = rs
-        writeSource = ws
         self.connecting = connecting
         if connecting {
             resumeWrite()
@@ -122,8 +119,19 @@ public final class Connection: @unchecked Sendable {
 
     // MARK: writing
 
+    /// The write source exists only once a write could not finish at once (or a connect is pending):
+    /// most connections never need one, and an idle registration costs epoll work on every read event.
     private func resumeWrite() {
-        if writeSuspended, !isClosed, let ws = writeSource { writeSuspended = false; ws.resume() }
+        guard !isClosed else { return }
+        if writeSource == nil {
+            let box = UncheckedBox(self)
+            let ws = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
+            ws.setEventHandler { box.value.handleWritable() }
+            ws.setCancelHandler { box.value.sourceCancelled() }
+            writeSource = ws
+            writeSuspended = true
+        }
+        if writeSuspended, let ws = writeSource { writeSuspended = false; ws.resume() }
     }
     private func suspendWrite() {
         if !writeSuspended, let ws = writeSource { writeSuspended = true; ws.suspend() }
@@ -233,11 +241,15 @@ public final class Connection: @unchecked Sendable {
         isClosed = true
         pending = []
         pendingOffset = 0
-        if let rs = readSource, let ws = writeSource {
-            rs.cancel(); ws.cancel()
+        if let rs = readSource {
+            sourcesToCancel = writeSource == nil ? 1 : 2
+            rs.cancel()
             // A suspended source must be resumed for its cancel handler to run (and to be released safely).
             if readSuspended { readSuspended = false; rs.resume() }
-            if writeSuspended { writeSuspended = false; ws.resume() }
+            if let ws = writeSource {
+                ws.cancel()
+                if writeSuspended { writeSuspended = false; ws.resume() }
+            }
         } else {
             Glibc.close(fd)
         }
@@ -255,7 +267,7 @@ public final class Connection: @unchecked Sendable {
 
     private func sourceCancelled() {
         cancelledSources += 1
-        if cancelledSources == 2 {
+        if cancelledSources == sourcesToCancel {
             readSource = nil
             writeSource = nil
             Glibc.close(fd)

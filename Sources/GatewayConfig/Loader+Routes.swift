@@ -127,6 +127,10 @@ extension Loader {
                 for (text, n) in list {
                     if let pattern = HostPattern(text) {
                         hosts.append(pattern)
+                    } else if let colon = text.lastIndex(of: ":"), HostPattern(String(text[..<colon])) != nil,
+                              text[text.index(after: colon)...].allSatisfy(\.isNumber) {
+                        error(n, f.path("host"), "host \"\(text)\" must not include a port (the request's port is ignored when matching)")
+                        ok = false
                     } else {
                         error(n, f.path("host"), "invalid host \"\(text)\" (expected a host name, an IP literal or *.example.com)")
                         ok = false

@@ -376,6 +376,9 @@ extension Loader {
             error(v, f.path(key), "invalid JWKS URL \"\(text)\" (expected https://...)")
             return nil
         }
+        if lower.hasPrefix("http://") {
+            warning(v, f.path(key), "JWKS fetched over plain http can be replaced by anyone on the path; use https")
+        }
         var refresh = Loader.defaultJWKSRefresh
         if let r = f.value("refresh") {
             guard let d = duration(r, f.path("refresh")) else { return nil }

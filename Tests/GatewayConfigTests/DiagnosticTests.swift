@@ -542,12 +542,14 @@ final class DiagnosticTests: XCTestCase {
                 match: { host: [ok.example.com, "*.", "a*.example.com", "bad_host!"], methods: [get, "PO ST"] }
                 upstream: app
                 auth: off
+              - { name: ported, match: { host: "api.example.com:8443" }, upstream: app, auth: off }
             """, [
                 #"gw.conf:5:11: routes[0].name: route names may use letters, digits, '-', '_' and '.'"#,
                 #"gw.conf:6:37: routes[0].match.host: invalid host "*." (expected a host name, an IP literal or *.example.com)"#,
                 #"gw.conf:6:43: routes[0].match.host: invalid host "a*.example.com" (expected a host name, an IP literal or *.example.com)"#,
                 #"gw.conf:6:61: routes[0].match.host: invalid host "bad_host!" (expected a host name, an IP literal or *.example.com)"#,
                 #"gw.conf:6:90: routes[0].match.methods: invalid method "PO ST""#,
+                #"gw.conf:9:36: routes[1].match.host: host "api.example.com:8443" must not include a port (the request's port is ignored when matching)"#,
             ])
     }
 

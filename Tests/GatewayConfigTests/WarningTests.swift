@@ -99,13 +99,14 @@ final class WarningTests: XCTestCase {
         assertDiagnostics("""
             listen: [{ address: ":8080" }]
             keys:
-              spare: { algorithms: [ES256], jwks: { file: /etc/jwks.json } }
+              spare: { algorithms: [ES256], jwks: { url: "http://id.internal/jwks.json" } }
             upstreams:
               app: { servers: ["http://127.0.0.1:9000"] }
               old: { servers: ["http://127.0.0.1:9001"] }
             routes:
               - { name: r, upstream: app, auth: off }
             """, [
+                "gw.conf:3:46: warning: keys.spare.jwks.url: JWKS fetched over plain http can be replaced by anyone on the path; use https",
                 #"gw.conf:6:3: warning: upstreams.old: upstream "old" is not used by any route"#,
                 #"gw.conf:3:3: warning: keys.spare: key set "spare" is not used by any route"#,
             ])

@@ -47,6 +47,7 @@ HEAD_SHAPES = {
 STATUS = {name: {400} for name in HEAD_SHAPES}
 STATUS["too_many_fields"] = {431}
 STATUS["te_xchunked"] = {400, 501}
+STATUS["te_chunked_twice"] = {400, 501}  # chunked applied twice: refusing as unsupported is fine too
 STATUS["cl_huge"] = {400, 413}
 
 # Shapes whose head is well formed but whose chunked body is not. A streaming gateway may already have

@@ -394,7 +394,8 @@ class Conn:
             desc = {k: rec[k] for k in ("seq", "conn", "port", "conn_request", "method", "target", "version",
                                         "headers", "body_len", "body_sha256", "trailers")}
             body = json.dumps(desc).encode()
-            fields = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra,
+            fields = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                      ("X-Upstream-Port", str(self.port)), ("X-Upstream-Conn", str(self.id)), *extra,
                       *conn_fields]
             await self.send(self.head(status, fields) + (b"" if is_head else body))
             return keep
