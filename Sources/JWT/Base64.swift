@@ -15,6 +15,55 @@ public enum Base64 {
         return t
     }
 
+    /// The base64url table as raw memory (no array access on the hot path).
+    nonisolated(unsafe) static let urlTablePointer: UnsafePointer<UInt8> = {
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        p.initialize(repeating: 0xFF, count: 256)
+        for (i, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8.enumerated() { p[Int(c)] = UInt8(i) }
+        return UnsafePointer(p)
+    }()
+
+    /// Strict unpadded base64url into `out` (room for src.count * 3 / 4 bytes). Returns the decoded length,
+    /// or -1 when any rule is broken.
+    @inline(__always)
+    static func decodeURL(_ src: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        let n = src.count
+        if n % 4 == 1 { return -1 }
+        if n == 0 { return 0 }
+        let t = urlTablePointer
+        let s = src.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let full = n / 4
+        let rem = n % 4
+        var d = 0
+        var k = 0
+        var bad: UInt8 = 0
+        for _ in 0..<full {
+            let a = t[Int(s[k])], b = t[Int(s[k + 1])], c = t[Int(s[k + 2])], e = t[Int(s[k + 3])]
+            bad |= a | b | c | e
+            let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(e)
+            out[d] = UInt8(truncatingIfNeeded: v >> 16)
+            out[d + 1] = UInt8(truncatingIfNeeded: v >> 8)
+            out[d + 2] = UInt8(truncatingIfNeeded: v)
+            d += 3
+            k += 4
+        }
+        if rem == 2 {
+            let a = t[Int(s[k])], b = t[Int(s[k + 1])]
+            bad |= a | b
+            if b & 0x0F != 0 { return -1 }
+            out[d] = a << 2 | b >> 4
+            d += 1
+        } else if rem == 3 {
+            let a = t[Int(s[k])], b = t[Int(s[k + 1])], c = t[Int(s[k + 2])]
+            bad |= a | b | c
+            if c & 0x03 != 0 { return -1 }
+            out[d] = a << 2 | b >> 4
+            out[d + 1] = (b & 0x0F) << 4 | c >> 2
+            d += 2
+        }
+        return bad & 0xC0 != 0 ? -1 : d
+    }
+
     /// Strict unpadded base64url as JWS uses it: only `A-Z a-z 0-9 - _`, no `=`, no whitespace, and the
     /// unused low bits of the last character must be zero (one encoding per byte string). Appends to `out`.
     @inline(__always)

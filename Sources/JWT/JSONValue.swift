@@ -50,7 +50,8 @@ extension JSONValue {
     /// The member named `key` of an object; nil for a missing member or a non-object.
     public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
-        for (k, v) in members where k == key { return v }
+        let count = key.utf8.count
+        for (k, v) in members where k.utf8.count == count && k == key { return v }
         return nil
     }
 
@@ -280,6 +281,7 @@ struct JSONParser {
         if depth > maxDepth { throw fail("nesting deeper than \(maxDepth)") }
         i += 1  // {
         var members: [(String, JSONValue)] = []
+        members.reserveCapacity(8)
         skipWhitespace()
         if i < end, p[i] == UInt8(ascii: "}") {
             i += 1
@@ -464,6 +466,12 @@ struct JSONParser {
     @inline(__always)
     func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
 
+    static let powersOfTen: [Double] = (0...22).map { e in
+        var v = 1.0
+        for _ in 0..<e { v *= 10 }
+        return v
+    }
+
     mutating func parseNumber() throws(JSONParseError) -> Double {
         let start = i
         var negative = false
@@ -484,23 +492,43 @@ struct JSONParser {
                 i += 1
             }
         }
-        var simple = true
+        var fractionDigits = 0
         if i < end, p[i] == UInt8(ascii: ".") {
-            simple = false
             i += 1
             guard i < end, isDigit(p[i]) else { throw fail("digit expected after '.'", at: start) }
-            while i < end, isDigit(p[i]) { i += 1 }
+            while i < end, isDigit(p[i]) {
+                if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(p[i] - UInt8(ascii: "0")) }
+                if mantissa != 0 { digits += 1 }
+                fractionDigits += 1
+                i += 1
+            }
         }
+        var exponent = 0
         if i < end, p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E") {
-            simple = false
             i += 1
-            if i < end, p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-") { i += 1 }
+            var negativeExponent = false
+            if i < end, p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-") {
+                negativeExponent = p[i] == UInt8(ascii: "-")
+                i += 1
+            }
             guard i < end, isDigit(p[i]) else { throw fail("digit expected in exponent", at: start) }
-            while i < end, isDigit(p[i]) { i += 1 }
+            while i < end, isDigit(p[i]) {
+                if exponent < 100_000 { exponent = exponent * 10 + Int(p[i] - UInt8(ascii: "0")) }
+                i += 1
+            }
+            if negativeExponent { exponent = -exponent }
         }
-        if simple && digits <= 15 {
-            let d = Double(mantissa)
-            return negative ? -d : d
+        // Exact fast path (Clinger): a mantissa below 10^15 and a power of ten up to 22 are exact doubles,
+        // so one multiplication or division rounds correctly.
+        let scale = exponent - fractionDigits
+        if digits <= 15 && fractionDigits <= 30 && scale >= -22 && scale <= 22 {
+            var d = Double(mantissa)
+            if scale > 0 {
+                d *= JSONParser.powersOfTen[scale]
+            } else if scale < 0 {
+                d /= JSONParser.powersOfTen[-scale]
+            }
+            if d.isFinite { return negative ? -d : d }
         }
         let text = String(decoding: UnsafeBufferPointer(start: p + start, count: i - start), as: UTF8.self)
         guard let d = Double(text), d.isFinite else { throw fail("number out of range", at: start) }

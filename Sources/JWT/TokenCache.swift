@@ -1,3 +1,5 @@
+import COpenSSL  // memcmp (libc, re-exported)
+
 // A verified-token cache for one event loop (not thread-safe by design; no lock on any path).
 //
 // What is cached: the result of signature verification and parsing (a VerifiedToken), keyed by the token's
@@ -126,28 +128,33 @@ public struct TokenCache {
         used -= 1
     }
 
-    /// A fast 64-bit hash of the token bytes (FxHash-style over 8-byte words, then a final mix). Only
-    /// tokens whose signature verified are inserted, so an attacker cannot flood chosen collisions.
+    /// A 64-bit hash of the token's length and its last 64 bytes (the signature, which differs between
+    /// any two tokens that verify), in four independent lanes. Hits compare the whole token, so a collision
+    /// only costs a miss; and only tokens whose signature verified are inserted.
     @inline(__always)
     static func hash(_ b: UnsafeRawBufferPointer) -> UInt64 {
-        let k: UInt64 = 0x517c_c1b7_2722_0a95
-        var h: UInt64 = UInt64(b.count) &* k
-        var i = 0
+        let k: UInt64 = 0x9E37_79B9_7F4A_7C15
         let n = b.count
-        while i + 8 <= n {
-            let w = b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            h = ((h << 5) | (h >> 59)) ^ w
-            h = h &* k
-            i += 8
+        var h0: UInt64 = UInt64(n) &* k, h1: UInt64 = 0x2545_F491_4F6C_DD1D, h2: UInt64 = 0xFF51_AFD7_ED55_8CCD
+        var h3: UInt64 = 0xC4CE_B9FE_1A85_EC53
+        var i = n >= 64 ? n - 64 : 0
+        while i + 32 <= n {
+            h0 = (h0 ^ b.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* k
+            h1 = (h1 ^ b.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)) &* k
+            h2 = (h2 ^ b.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self)) &* k
+            h3 = (h3 ^ b.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)) &* k
+            h0 ^= h0 >> 29
+            h1 ^= h1 >> 31
+            h2 ^= h2 >> 27
+            h3 ^= h3 >> 33
+            i += 32
         }
         var tail: UInt64 = 0
-        var shift: UInt64 = 0
         while i < n {
-            tail |= UInt64(b[i]) << shift
-            shift += 8
+            tail = (tail << 8 | UInt64(b[i])) &* 0x100_0000_01B3
             i += 1
         }
-        h = (((h << 5) | (h >> 59)) ^ tail) &* k
+        var h = h0 ^ (h1 << 1 | h1 >> 63) ^ (h2 << 2 | h2 >> 62) ^ (h3 << 3 | h3 >> 61) ^ tail
         h ^= h >> 33
         h = h &* 0xff51_afd7_ed55_8ccd
         h ^= h >> 33
@@ -158,17 +165,6 @@ public struct TokenCache {
 @inline(__always)
 func memcmpEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
     guard a.count == b.count else { return false }
-    let n = a.count
-    var i = 0
-    while i + 8 <= n {
-        if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
-            return false
-        }
-        i += 8
-    }
-    while i < n {
-        if a[i] != b[i] { return false }
-        i += 1
-    }
-    return true
+    if a.count == 0 { return true }
+    return memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0
 }

@@ -1,3 +1,5 @@
+import COpenSSL
+
 // Compact JWS verification (RFC 7515 §7.1, RFC 7519 §7.2) with algorithms pinned by key sets.
 
 /// Wall-clock seconds since the epoch. (Named so it does not collide with the standard library's `Clock`.)
@@ -20,22 +22,52 @@ public struct ClosureClock: WallClock {
 }
 
 /// A token whose signature verified with a key of `keySetName`, parsed. Claims policy is checked apart.
+/// A value type over one immutable reference, so copies (cache hits) cost one retain.
 public struct VerifiedToken: Sendable {
-    public let header: JSONValue
-    public let claims: JSONValue
-    public let algorithm: JWSAlgorithm
-    public let keyID: String?
-    public let keySetName: String
+    final class Storage: Sendable {
+        let header: JSONValue
+        let claims: JSONValue
+        let algorithm: JWSAlgorithm
+        let keyID: String?
+        let expiresAt: Double?
+        let notBefore: Double?
+        let issuedAt: Double?
+        let subject: String?
+        let keySet: KeySet
+        let approximateBytes: Int
+
+        init(header: JSONValue, claims: JSONValue, algorithm: JWSAlgorithm, keyID: String?, expiresAt: Double?,
+             notBefore: Double?, issuedAt: Double?, subject: String?, keySet: KeySet, approximateBytes: Int) {
+            self.header = header
+            self.claims = claims
+            self.algorithm = algorithm
+            self.keyID = keyID
+            self.expiresAt = expiresAt
+            self.notBefore = notBefore
+            self.issuedAt = issuedAt
+            self.subject = subject
+            self.keySet = keySet
+            self.approximateBytes = approximateBytes
+        }
+    }
+    let storage: Storage
+
+    public var header: JSONValue { storage.header }
+    public var claims: JSONValue { storage.claims }
+    public var algorithm: JWSAlgorithm { storage.algorithm }
+    /// The verifying key's kid (or the token's, when a kid-less key verified it).
+    public var keyID: String? { storage.keyID }
+    public var keySetName: String { storage.keySet.name }
     /// `exp`, `nbf`, `iat` as NumericDates (integer or fraction), when present.
-    public let expiresAt: Double?
-    public let notBefore: Double?
-    public let issuedAt: Double?
+    public var expiresAt: Double? { storage.expiresAt }
+    public var notBefore: Double? { storage.notBefore }
+    public var issuedAt: Double? { storage.issuedAt }
     /// `sub` when it is a string.
-    public let subject: String?
+    public var subject: String? { storage.subject }
     /// The key set whose key verified the signature (for the cache's key-set check).
-    let keySet: KeySet
+    var keySet: KeySet { storage.keySet }
     /// Rough memory cost, for the cache's byte bound.
-    let approximateBytes: Int
+    var approximateBytes: Int { storage.approximateBytes }
 }
 
 public struct Verifier: Sendable {
@@ -150,19 +182,19 @@ public struct Verifier: Sendable {
             return .failure(.tokenTooLarge)
         }
         // Exactly three segments.
-        var dot1 = -1, dot2 = -1
-        for i in 0..<n where raw[i] == UInt8(ascii: ".") {
-            if dot1 < 0 {
-                dot1 = i
-            } else if dot2 < 0 {
-                dot2 = i
-            } else {
-                trace?.detail = "more than three segments"
-                return .failure(.malformed)
-            }
-        }
-        guard dot2 >= 0 else {
+        let base = raw.baseAddress!
+        guard let d1 = memchr(base, Int32(UInt8(ascii: ".")), n) else {
             trace?.detail = "fewer than three segments"
+            return .failure(.malformed)
+        }
+        let dot1 = base.distance(to: UnsafeRawPointer(d1))
+        guard let d2 = memchr(base + dot1 + 1, Int32(UInt8(ascii: ".")), n - dot1 - 1) else {
+            trace?.detail = "fewer than three segments"
+            return .failure(.malformed)
+        }
+        let dot2 = base.distance(to: UnsafeRawPointer(d2))
+        if memchr(base + dot2 + 1, Int32(UInt8(ascii: ".")), n - dot2 - 1) != nil {
+            trace?.detail = "more than three segments"
             return .failure(.malformed)
         }
         let headerSeg = UnsafeRawBufferPointer(rebasing: raw[0..<dot1])
@@ -170,96 +202,99 @@ public struct Verifier: Sendable {
         let signatureSeg = UnsafeRawBufferPointer(rebasing: raw[(dot2 + 1)..<n])
         let signingInput = UnsafeRawBufferPointer(rebasing: raw[0..<dot2])
 
-        // One buffer holds the decoded header, signature and payload.
-        var buffer = [UInt8]()
-        buffer.reserveCapacity(n)
-        guard Base64.decodeURLStrict(headerSeg, into: &buffer) else {
-            trace?.detail = "header is not strict base64url"
-            return .failure(.malformed)
-        }
-        let headerEnd = buffer.count
-        let header: JSONValue
-        do {
-            header = try buffer.withUnsafeBytes { try JSONValue.parse(buffer: UnsafeRawBufferPointer(rebasing: $0[0..<headerEnd])) }
-        } catch {
-            trace?.detail = "header: \(error)"
-            return .failure(.malformed)
-        }
-        trace?.header = header
-        guard case .object(let members) = header else {
-            trace?.detail = "header is not a JSON object"
-            return .failure(.malformed)
-        }
-        var alg: JWSAlgorithm? = nil
-        var kid: String? = nil
-        var sawAlg = false
-        for (name, value) in members {
-            switch name {
-            case "alg":
-                guard case .string(let s) = value else {
-                    trace?.detail = "alg is not a string"
-                    return .failure(.malformed)
-                }
-                sawAlg = true
-                alg = JWSAlgorithm(rawValue: s)
-                if alg == nil { trace?.detail = "alg \"\(s)\" is not supported" }
-            case "kid":
-                guard case .string(let s) = value else {
-                    trace?.detail = "kid is not a string"
-                    return .failure(.malformed)
-                }
-                kid = s
-            case "crit":
-                // RFC 7515 §4.1.11: we implement no extension header, so any listed one is unknown.
-                trace?.detail = "crit lists \(value.serialized()), which this gateway does not implement"
+        // One scratch buffer (on the stack for ordinary tokens) holds the decoded parts.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n) { scratch in
+            let out = scratch.baseAddress!
+            let headerLength = Base64.decodeURL(headerSeg, into: out)
+            guard headerLength >= 0 else {
+                trace?.detail = "header is not strict base64url"
                 return .failure(.malformed)
-            case "b64":
-                guard value == .bool(true) else {
-                    trace?.detail = "unencoded payloads (b64: false, RFC 7797) are not supported"
+            }
+            let header: JSONValue
+            do {
+                header = try JSONValue.parse(buffer: UnsafeRawBufferPointer(start: out, count: headerLength))
+            } catch {
+                trace?.detail = "header: \(error)"
+                return .failure(.malformed)
+            }
+            trace?.header = header
+            guard case .object(let members) = header else {
+                trace?.detail = "header is not a JSON object"
+                return .failure(.malformed)
+            }
+            var alg: JWSAlgorithm? = nil
+            var kid: String? = nil
+            var sawAlg = false
+            for (name, value) in members {
+                switch name.utf8.count {
+                case 3:
+                    if name == "alg" {
+                        guard case .string(let s) = value else {
+                            trace?.detail = "alg is not a string"
+                            return .failure(.malformed)
+                        }
+                        sawAlg = true
+                        alg = JWSAlgorithm(rawValue: s)
+                        if alg == nil { trace?.detail = "alg \"\(s)\" is not supported" }
+                    } else if name == "kid" {
+                        guard case .string(let s) = value else {
+                            trace?.detail = "kid is not a string"
+                            return .failure(.malformed)
+                        }
+                        kid = s
+                    } else if name == "b64" {
+                        guard value == .bool(true) else {
+                            trace?.detail = "unencoded payloads (b64: false, RFC 7797) are not supported"
+                            return .failure(.malformed)
+                        }
+                    }
+                case 4 where name == "crit":
+                    // RFC 7515 §4.1.11: we implement no extension header, so any listed one is unknown.
+                    trace?.detail = "crit lists \(value.serialized()), which this gateway does not implement"
                     return .failure(.malformed)
+                default: break
                 }
-            default: break
             }
-        }
-        guard sawAlg else {
-            trace?.detail = "header has no alg"
-            return .failure(.malformed)
-        }
-        guard let alg else { return .failure(.unsupportedAlgorithm) }
-        trace?.algorithm = alg
-        guard mask & alg.bit != 0 else {
-            trace?.detail = "\(alg) is not among the route's algorithms (\(algorithms.map(\.rawValue).joined(separator: ", ")))"
-            return .failure(.algorithmNotAllowed)
-        }
-
-        // Key selection: with a kid, the keys of that kid (which must fit alg), else kid-less keys; without
-        // a kid, every key that fits alg. Only sets listing alg take part.
-        var kidMatched = false
-        var fitting = 0
-        var unavailable = false
-        for set in keySets where set.mask & alg.bit != 0 {
-            if !set.isAvailable { unavailable = true }
-            for key in set.keys where kid != nil && key.keyID == kid {
-                kidMatched = true
-                if key.allows(alg) { fitting += 1 }
+            guard sawAlg else {
+                trace?.detail = "header has no alg"
+                return .failure(.malformed)
             }
-        }
-        if kidMatched && fitting == 0 {
-            trace?.detail = "kid \"\(kid!)\" names a key that cannot verify \(alg)"
-            return .failure(.algorithmNotAllowed)
-        }
+            guard let alg else { return .failure(.unsupportedAlgorithm) }
+            trace?.algorithm = alg
+            guard mask & alg.bit != 0 else {
+                trace?.detail = "\(alg) is not among the route's algorithms (\(algorithms.map(\.rawValue).joined(separator: ", ")))"
+                return .failure(.algorithmNotAllowed)
+            }
 
-        let sigStart = buffer.count
-        guard Base64.decodeURLStrict(signatureSeg, into: &buffer) else {
-            trace?.detail = "signature is not strict base64url"
-            return .failure(.malformed)
-        }
-        let sigEnd = buffer.count
+            // Key selection: with a kid, the keys of that kid (which must fit alg), else kid-less keys;
+            // without a kid, every key that fits alg. Only sets listing alg take part.
+            var kidMatched = false
+            var fitting = 0
+            var unavailable = false
+            for set in keySets where set.mask & alg.bit != 0 {
+                if !set.isAvailable { unavailable = true }
+                guard let kid else { continue }
+                for key in set.keys where key.keyID == kid {
+                    kidMatched = true
+                    if key.allows(alg) { fitting += 1 }
+                }
+            }
+            if kidMatched && fitting == 0 {
+                trace?.detail = "kid \"\(kid!)\" names a key that cannot verify \(alg)"
+                return .failure(.algorithmNotAllowed)
+            }
 
-        var verifiedBy: (VerificationKey, KeySet)? = nil
-        var tried = 0
-        buffer.withUnsafeBytes { all in
-            let signature = UnsafeRawBufferPointer(rebasing: all[sigStart..<sigEnd])
+            let sigStart = out + headerLength
+            let sigLength = Base64.decodeURL(signatureSeg, into: sigStart)
+            guard sigLength >= 0 else {
+                trace?.detail = "signature is not strict base64url"
+                return .failure(.malformed)
+            }
+            let signature = UnsafeRawBufferPointer(start: sigStart, count: sigLength)
+
+            var verifiedBy: VerificationKey? = nil
+            var verifiedSet: KeySet? = nil
+            var tried = 0
             outer: for set in keySets where set.mask & alg.bit != 0 {
                 for key in set.keys where key.allows(alg) {
                     if kidMatched {
@@ -269,72 +304,70 @@ public struct Verifier: Sendable {
                     }
                     tried += 1
                     if key.verify(alg, data: signingInput, signature: signature) {
-                        verifiedBy = (key, set)
+                        verifiedBy = key
+                        verifiedSet = set
                         break outer
                     }
                 }
             }
-        }
-        trace?.keysTried = tried
-        guard let (key, set) = verifiedBy else {
-            if tried == 0 {
-                if unavailable {
-                    trace?.detail = "the key sets that could verify \(alg) have no keys yet"
-                    return .failure(.keysUnavailable)
+            trace?.keysTried = tried
+            guard let key = verifiedBy, let set = verifiedSet else {
+                if tried == 0 {
+                    if unavailable {
+                        trace?.detail = "the key sets that could verify \(alg) have no keys yet"
+                        return .failure(.keysUnavailable)
+                    }
+                    trace?.detail = kid.map { "no key with kid \"\($0)\" (or without a kid) for \(alg)" } ?? "no key for \(alg)"
+                    return .failure(.unknownKey)
                 }
-                trace?.detail = kid.map { "no key with kid \"\($0)\" (or without a kid) for \(alg)" } ?? "no key for \(alg)"
-                return .failure(.unknownKey)
+                trace?.detail = "\(tried) key\(tried == 1 ? "" : "s") tried; none verified the signature"
+                return .failure(.badSignature)
             }
-            trace?.detail = "\(tried) key\(tried == 1 ? "" : "s") tried; none verified the signature"
-            return .failure(.badSignature)
-        }
-
-        if trace != nil {
-            trace!.signatureVerified = true
-            trace!.keyDescription =
-                "\(key.type)\(key.keyID.map { " kid \"\($0)\"" } ?? "") of key set \(set.name)"
-        }
-
-        let payloadStart = buffer.count
-        guard Base64.decodeURLStrict(payloadSeg, into: &buffer) else {
-            trace?.detail = "payload is not strict base64url"
-            return .failure(.malformed)
-        }
-        let payloadEnd = buffer.count
-        let claims: JSONValue
-        do {
-            claims = try buffer.withUnsafeBytes {
-                try JSONValue.parse(buffer: UnsafeRawBufferPointer(rebasing: $0[payloadStart..<payloadEnd]))
+            if trace != nil {
+                trace!.signatureVerified = true
+                trace!.keyDescription =
+                    "\(key.type)\(key.keyID.map { " kid \"\($0)\"" } ?? "") of key set \(set.name)"
             }
-        } catch {
-            trace?.detail = "payload: \(error)"
-            return .failure(.malformed)
-        }
-        trace?.payload = claims
-        guard case .object(let claimMembers) = claims else {
-            trace?.detail = "payload is not a JSON object"
-            return .failure(.malformed)
-        }
-        var exp: Double? = nil, nbf: Double? = nil, iat: Double? = nil
-        var sub: String? = nil
-        for (name, value) in claimMembers {
-            switch name {
-            case "exp", "nbf", "iat":
-                guard case .number(let d) = value else {
-                    if case .null = value { continue }
-                    trace?.detail = "\(name) is not a NumericDate (a JSON number)"
-                    return .failure(.malformed)
+
+            let payloadStart = sigStart + sigLength
+            let payloadLength = Base64.decodeURL(payloadSeg, into: payloadStart)
+            guard payloadLength >= 0 else {
+                trace?.detail = "payload is not strict base64url"
+                return .failure(.malformed)
+            }
+            let claims: JSONValue
+            do {
+                claims = try JSONValue.parse(buffer: UnsafeRawBufferPointer(start: payloadStart, count: payloadLength))
+            } catch {
+                trace?.detail = "payload: \(error)"
+                return .failure(.malformed)
+            }
+            trace?.payload = claims
+            guard case .object(let claimMembers) = claims else {
+                trace?.detail = "payload is not a JSON object"
+                return .failure(.malformed)
+            }
+            var exp: Double? = nil, nbf: Double? = nil, iat: Double? = nil
+            var sub: String? = nil
+            for (name, value) in claimMembers where name.utf8.count == 3 {
+                switch name {
+                case "exp", "nbf", "iat":
+                    guard case .number(let d) = value else {
+                        if case .null = value { continue }
+                        trace?.detail = "\(name) is not a NumericDate (a JSON number)"
+                        return .failure(.malformed)
+                    }
+                    if name == "exp" { exp = d } else if name == "nbf" { nbf = d } else { iat = d }
+                case "sub":
+                    if case .string(let s) = value { sub = s }
+                default: break
                 }
-                if name == "exp" { exp = d } else if name == "nbf" { nbf = d } else { iat = d }
-            case "sub":
-                if case .string(let s) = value { sub = s }
-            default: break
             }
+            return .success(
+                VerifiedToken(storage: VerifiedToken.Storage(
+                    header: header, claims: claims, algorithm: alg, keyID: key.keyID ?? kid,
+                    expiresAt: exp, notBefore: nbf, issuedAt: iat, subject: sub, keySet: set,
+                    approximateBytes: 2 * n + 256 + 16 * claimMembers.count)))
         }
-        return .success(
-            VerifiedToken(
-                header: header, claims: claims, algorithm: alg, keyID: key.keyID ?? kid, keySetName: set.name,
-                expiresAt: exp, notBefore: nbf, issuedAt: iat, subject: sub, keySet: set,
-                approximateBytes: 2 * n + 256 + 16 * claimMembers.count))
     }
 }

@@ -38,11 +38,30 @@ public final class RouteAuth: Sendable {
         self.queryNames = sources.compactMap { if case .query(let n) = $0 { return n } else { return nil } }
     }
 
+    /// The `{ socketio: FIELD }` source, if the route has one.
+    public var socketIOField: String? {
+        for case .socketio(let f) in sources { return f }
+        return nil
+    }
+
+    /// Subprotocol prefixes whose entries carry tokens (removed before forwarding).
+    public var subprotocolPrefixes: [String] {
+        sources.compactMap { if case .subprotocol(let p) = $0 { return p } else { return nil } }
+    }
+
+    /// Verifies a token found outside the HTTP head (socket.io CONNECT).
+    public func verify(_ token: String, now: Double, cache: inout TokenCache) -> Result<VerifiedToken, AuthDenial> {
+        switch verifier.verify(token, now: now, cache: &cache) {
+        case .success(let t): return .success(t)
+        case .failure(let o): return .failure(denial(o))
+        }
+    }
+
     public var needsBody: Bool { sources.contains { if case .body = $0 { return true } else { return false } } }
 }
 
 /// What the gateway answers itself when authentication fails.
-public struct AuthDenial: Sendable, Equatable {
+public struct AuthDenial: Error, Sendable, Equatable {
     public let status: Int
     public let outcome: String          // reason from the outcome enum (access log, metrics, JSON body)
     public let error: String            // JSON `error`
@@ -59,6 +78,9 @@ public enum AuthResult {
     case deny(AuthDenial)
     /// A `{ body: FIELD }` source must be read first (bounded), then `authenticate(... body:)` again.
     case needBody(field: String, index: Int)
+    /// No HTTP token, and the route takes its token from the socket.io CONNECT packet (`{ socketio: FIELD }`):
+    /// the request goes on, and the CONNECT is checked where it travels (WebSocket frames or a polling POST body).
+    case socketIO(field: String)
 }
 
 public struct AuthGrant {
@@ -87,6 +109,9 @@ extension RouteAuth {
                               wwwAuthenticate: "Bearer \(realm), error=\"\(e)\", error_description=\"\(outcome.reason)\"")
         }
     }
+
+    /// The denial for a socket.io CONNECT without a usable token.
+    public func denialForSocketIO(_ outcome: AuthOutcome) -> AuthDenial { denial(outcome) }
 
     func quoted(_ s: String) -> String {
         String(s.unicodeScalars.filter { $0 != "\"" && $0 != "\\" && $0.value >= 0x20 && $0.value != 0x7F }.map(Character.init))
@@ -119,6 +144,7 @@ extension RouteAuth {
         case .badRequest:
             return .deny(AuthDenial(status: 400, outcome: "malformed", error: "bad_request", wwwAuthenticate: nil))
         case .missing:
+            for case .socketio(let field) in sources { return .socketIO(field: field) }
             return .deny(denial(.missing))
         case .found(let token, let index):
             if token.isEmpty { return .deny(denial(.malformed)) }

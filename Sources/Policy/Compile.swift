@@ -146,7 +146,8 @@ public enum PolicyCompiler {
                 name: r.name,
                 matcher: { host, path, method in match.matches(host: host, normalizedPath: path, method: method) },
                 upstream: ui, stripPrefix: r.stripPrefix, upstreamTimeout: r.upstreamTimeout.map(nanos),
-                websocket: r.websocket.enabled, auth: auth, removeHeaders: remove))
+                websocket: r.websocket.enabled, websocketIdleTimeout: r.websocket.idleTimeout.map(nanos),
+                auth: auth, removeHeaders: remove))
         }
 
         let trusted = config.trustedProxies

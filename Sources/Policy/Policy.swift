@@ -39,13 +39,16 @@ public final class CompiledRoute: Sendable {
     public let stripPrefix: String?
     public let upstreamTimeout: UInt64?      // nanoseconds; nil = limits.upstreamTimeout
     public let websocket: Bool
+    /// Tunnel idle timeout (nanoseconds); nil = limits.tunnelIdleTimeout.
+    public let websocketIdleTimeout: UInt64?
     public let auth: RouteAuth?              // nil = `auth: off`
     /// Headers always removed from the client's request (claims_to_headers targets), lowercased.
     public let removeHeaders: [String]
 
     public init(name: String, matcher: @escaping @Sendable (String?, String, String) -> Bool, upstream: Int,
                 stripPrefix: String? = nil, upstreamTimeout: UInt64? = nil, websocket: Bool = false,
-                auth: RouteAuth? = nil, removeHeaders: [String] = []) {
+                websocketIdleTimeout: UInt64? = nil, auth: RouteAuth? = nil, removeHeaders: [String] = []) {
+        self.websocketIdleTimeout = websocketIdleTimeout
         self.name = name; self.matcher = matcher; self.upstream = upstream; self.stripPrefix = stripPrefix
         self.upstreamTimeout = upstreamTimeout; self.websocket = websocket; self.auth = auth
         self.removeHeaders = removeHeaders

@@ -1,4 +1,5 @@
 import HTTPCore
+import JWT
 
 /// Where a route looks for its token (compiled from the route file's `tokens`).
 public enum TokenLocation: Sendable, Equatable {
@@ -53,7 +54,7 @@ public enum TokenExtractor {
                 for v in head.fields.values("sec-websocket-protocol") {
                     for part in v.split(separator: ",") {
                         let p = part.trimmingSpacesAndTabs()
-                        if p.hasPrefix(prefix) { return .found(String(p.dropFirst(prefix.count)), index: i) }
+                        if p.hasPrefix(prefix) { return .found(subprotocolToken(String(p.dropFirst(prefix.count)), prefix: prefix), index: i) }
                     }
                 }
             case .socketio:
@@ -62,6 +63,15 @@ public enum TokenExtractor {
             i += 1
         }
         return .missing
+    }
+
+    /// The token in a `Sec-WebSocket-Protocol` entry after its prefix. With a `base64url.` prefix (the Kubernetes
+    /// convention, `base64url.bearer.authorization.<base64url(token)>`) the rest is base64url-decoded; otherwise
+    /// it is the token itself (a JWT is already made of subprotocol-safe characters).
+    static func subprotocolToken(_ rest: String, prefix: String) -> String {
+        guard prefix.hasPrefix("base64url.") else { return rest }
+        guard let bytes = Base64.decodeURL(rest) else { return "" }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func hasPrefixCaseInsensitive(_ s: String, _ prefix: String) -> Bool {

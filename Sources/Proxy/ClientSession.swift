@@ -3,6 +3,7 @@ import Glibc
 import HTTPCore
 import JWT
 import Policy
+import WebSocket
 
 /// One downstream HTTP/1.1 connection. Requests are handled one at a time in order (pipelined requests wait
 /// in the input buffer), each as an exchange: route -> (auth) -> upstream -> forward -> response -> log.
@@ -23,6 +24,8 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
     private var ex: Exchange?
     private var inputPausedForBuffer = false
     private var requestsServed = 0
+    /// Set once the connection became a tunnel; the session then only waits for it to end.
+    private var tunnel: Tunnel?
 
     static let highWater = 256 * 1024
     static let maxBufferedInput = 256 * 1024
@@ -61,6 +64,12 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         var authTrailers = HTTPFields()
         var sentContinue = false
         var collectingAuthBody: Bool { authBodyIndex != nil }
+        /// A WebSocket handshake on a route that allows it.
+        var isWebSocket = false
+        /// `{ socketio: FIELD }` route without an HTTP token: the CONNECT packet carries it.
+        var socketIOField: String?
+        var offeredProtocols: [String] = []
+        var tokenProtocolEntry: String?
         var headOnly: Bool
 
         init(head: HTTPRequestHead, policy: GatewayPolicy, route: CompiledRoute?) {
@@ -138,7 +147,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
     func connectionDidClose(_ connection: Connection, error: Int32) { teardown() }
 
     func checkTimeouts(now: UInt64) {
-        if closed { return }
+        if closed || tunnel != nil { return }
         if ctx.runtime.isDraining { drainIfIdle() }
         guard deadline != 0, now > deadline else { return }
         switch wait {
@@ -151,7 +160,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
     }
 
     func drainIfIdle() {
-        if !closed && ex == nil && inbuf.isEmpty { conn.closeAfterFlush() }
+        if !closed && ex == nil && tunnel == nil && inbuf.isEmpty { conn.closeAfterFlush() }
     }
 
     private func teardown() {
@@ -262,11 +271,16 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
             return finishLocal(ex, LocalResponse(status: 413, error: "payload_too_large",
                                                  reason: "request body exceeds \(policy.limits.maxBodyBytes) bytes", close: true))
         }
-        if head.upgrade != nil && !route.websocket {
-            // Upgrade is hop-by-hop and dropped below; a WebSocket handshake on a route that does not allow it is refused.
-            if head.fields.values("upgrade").contains(where: { $0.lowercased().contains("websocket") }) {
+        if head.upgrade != nil && head.fields.values("upgrade").contains(where: { $0.lowercased().contains("websocket") }) {
+            // A WebSocket handshake on a route that does not allow it is refused; other Upgrade values are
+            // hop-by-hop and simply dropped.
+            guard route.websocket else {
                 return finishLocal(ex, LocalResponse(status: 403, error: "forbidden", reason: "websocket upgrades are not enabled on route \(route.name)"))
             }
+            if ctx.runtime.activeTunnels >= policy.limits.maxTunnels {
+                return finishLocal(ex, LocalResponse(status: 503, error: "service_unavailable", reason: "too many websocket tunnels"))
+            }
+            ex.isWebSocket = true
         }
         // Authenticate and authorize (DESIGN.md §1): the route's token sources, verifier and claims rules.
         if let auth = route.auth {
@@ -289,6 +303,19 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
                 return   // the body is read (bounded) by the parse loop, then `authenticateWithBody`
             case .allow(let g):
                 grant(ex, g)
+            case .socketIO(let field):
+                ex.socketIOField = field
+                ex.authOutcome = "socketio_pending"
+                if !ex.isWebSocket && head.method == "POST" && head.framing != .none {
+                    // An Engine.IO polling POST may carry the CONNECT: read it (bounded) and look.
+                    if case .contentLength(let n) = head.framing, n > UInt64(policy.limits.maxAuthBodyBytes) {
+                        return finishLocal(ex, LocalResponse(status: 413, error: "payload_too_large",
+                                                             reason: "polling payload larger than \(policy.limits.maxAuthBodyBytes) bytes", close: true))
+                    }
+                    ex.authBodyIndex = -1
+                    ex.authBody = []
+                    return
+                }
             }
         }
         beginForward(ex)
@@ -311,9 +338,23 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
     private func authenticateWithBody(_ ex: Exchange) {
         guard let auth = ex.route?.auth, let body = ex.authBody, let index = ex.authBodyIndex else { return }
         ex.authBodyIndex = nil
+        if let field = ex.socketIOField {
+            // Engine.IO polling payload: packets separated by 0x1E. A socket.io CONNECT among them must carry a
+            // token the route accepts; packets without a CONNECT pass.
+            for packet in body.split(separator: 0x1E) {
+                guard let connect = socketIOConnect(fromEngineMessage: String(decoding: packet, as: UTF8.self)) else { continue }
+                let token = connect.auth.flatMap { jsonStringField($0, field) } ?? nil
+                guard let token else { return deny(ex, auth.denialForSocketIO(.missing)) }
+                switch auth.verify(token, now: wallClockSeconds(), cache: &ctx.tokenCache) {
+                case .failure(let d): return deny(ex, d)
+                case .success(let t): ex.authOutcome = "allowed"; ex.subject = t.subject
+                }
+            }
+            return beginForward(ex)
+        }
         switch auth.authenticate(ex.head, now: wallClockSeconds(), cache: &ctx.tokenCache, body: body, bodyIndex: index) {
         case .deny(let d): return deny(ex, d)
-        case .needBody: return deny(ex, AuthDenial(status: 400, outcome: "malformed", error: "bad_request", wwwAuthenticate: nil))
+        case .needBody, .socketIO: return deny(ex, AuthDenial(status: 400, outcome: "malformed", error: "bad_request", wwwAuthenticate: nil))
         case .allow(let g): grant(ex, g)
         }
         beginForward(ex)
@@ -346,6 +387,18 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         if let g = ex.grant {
             for c in g.cookies ?? [] { fields.append("Cookie", c) }
             for (n, v) in g.addHeaders { fields.append(n, v) }
+        }
+        if ex.isWebSocket {
+            // Rebuilt, not copied: Connection/Upgrade are hop-by-hop; token-carrying subprotocol entries are removed.
+            let prefixes = route.auth?.subprotocolPrefixes ?? []
+            let offered = head.fields.values("sec-websocket-protocol").flatMap { $0.split(separator: ",") }
+                .map { String($0.trimmingSpaces()) }.filter { !$0.isEmpty }
+            ex.tokenProtocolEntry = offered.first { o in prefixes.contains { o.hasPrefix($0) } }
+            ex.offeredProtocols = offered.filter { o in !prefixes.contains { o.hasPrefix($0) } }
+            fields.remove("sec-websocket-protocol")
+            if !ex.offeredProtocols.isEmpty { fields.append("Sec-WebSocket-Protocol", ex.offeredProtocols.joined(separator: ", ")) }
+            fields.append("Connection", "Upgrade")
+            fields.append("Upgrade", "websocket")
         }
         if case .chunked = head.framing {
             ex.requestChunked = true
@@ -494,7 +547,8 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
                 off += c
                 if h.status >= 100 && h.status < 200 && h.status != 101 { continue }   // interim: 100 was answered by us
                 if h.status == 101 {
-                    upstreamProtocolError(ex, u, "upstream switched protocols on a route without websocket")
+                    if ex.isWebSocket { becomeTunnel(ex, u, h, rest: UnsafeRawBufferPointer(rebasing: buf[off...])) }
+                    else { upstreamProtocolError(ex, u, "upstream switched protocols for a request that did not ask to") }
                     return buf.count
                 }
                 sendResponseHead(ex, h)
@@ -571,6 +625,58 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
             ex.clientKeepAlive = false
         }
         finishExchange(ex)
+    }
+
+    /// The upstream accepted the WebSocket handshake: relay its 101 and turn both connections into a tunnel.
+    private func becomeTunnel(_ ex: Exchange, _ u: UpstreamConn, _ h: HTTPResponseHead, rest: UnsafeRawBufferPointer) {
+        guard h.fields.values("upgrade").contains(where: { $0.lowercased() == "websocket" }) else {
+            return upstreamProtocolError(ex, u, "upstream answered 101 without Upgrade: websocket")
+        }
+        let chosen = h.fields["sec-websocket-protocol"]
+        if let chosen, !ex.offeredProtocols.contains(chosen) {
+            return upstreamProtocolError(ex, u, "upstream chose a subprotocol the client did not offer")
+        }
+        var fields = Rewrite.responseFields(h)
+        fields.append("Upgrade", "websocket")
+        fields.append("Connection", "Upgrade")
+        if chosen == nil, ex.offeredProtocols.isEmpty, let entry = ex.tokenProtocolEntry {
+            // Only the token entry was offered: a browser fails a 101 that selects none of its offers.
+            fields.append("Sec-WebSocket-Protocol", entry)
+        }
+        var out: [UInt8] = []
+        Rewrite.appendStatusLine(101, "Switching Protocols", into: &out)
+        Rewrite.appendFields(fields, into: &out)
+        out.append(0x0D); out.append(0x0A)
+        conn.write(out)
+        ex.status = 101
+        ex.responseStarted = true
+        log(ex, status: 101)
+        let routeAuth = ex.route?.auth
+        let tAuth = TunnelAuth(expiresAt: ex.grant?.token.expiresAt, leeway: routeAuth?.leeway ?? 0,
+                               grace: routeAuth?.expiryGrace ?? 5, closeOnExpiry: routeAuth?.closeOnExpiry ?? false,
+                               socketIOField: ex.socketIOField, route: ex.route)
+        let idle = ex.route?.websocketIdleTimeout ?? ex.policy.limits.tunnelIdleTimeout
+        u.owner = nil
+        u.deadline = 0
+        ctx.loop.unregister(u)
+        ex.upstream = nil
+        self.ex = nil
+        setDeadline(.none, 0)
+        let t = Tunnel(session: self, client: conn, upstream: u.conn, ctx: ctx, auth: tAuth, idleTimeout: idle)
+        tunnel = t
+        var clientBytes: [UInt8] = []
+        inbuf.withUnsafeBytes { clientBytes.append(contentsOf: $0) }
+        inbuf.removeAll()
+        t.start(clientBytes: clientBytes, upstreamBytes: Array(rest))
+    }
+
+    /// The tunnel closed (or is flushing its last bytes and will close the sockets itself).
+    func tunnelEnded() {
+        guard !closed else { return }
+        closed = true
+        tunnel = nil
+        ctx.loop.unregister(self)
+        ctx.runtime.sessionClosed(self, ctx: ctx)
     }
 
     func upstreamEOF(_ u: UpstreamConn) {

@@ -37,6 +37,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     private let policyBox: Mutex<GatewayPolicy>
     let activeConnections = Atomic<Int>(0)
     let drainingFlag = Atomic<Bool>(false)
+    let activeTunnelCount = Atomic<Int>(0)
+    private let tunnelCloses = Mutex<[String: Int]>([:])
     public let loops: [EventLoop]
     // Touched only on each context's own loop queue.
     var contexts: [LoopContext] = []
@@ -104,6 +106,17 @@ public final class ProxyRuntime: @unchecked Sendable {
             let box = UncheckedBox(ctx)
             ctx.loop.queue.async { for s in Array(box.value.sessions.values) { s.drainIfIdle() } }
         }
+    }
+
+    /// Active WebSocket (101) tunnels, across loops.
+    public var activeTunnels: Int { activeTunnelCount.load(ordering: .relaxed) }
+    /// Tunnel closes by reason since start (for the metrics endpoint).
+    public var tunnelClosesByReason: [String: Int] { tunnelCloses.withLock { $0 } }
+
+    func tunnelOpened() { activeTunnelCount.add(1, ordering: .relaxed) }
+    func tunnelClosed(reason: TunnelCloseReason) {
+        activeTunnelCount.subtract(1, ordering: .relaxed)
+        tunnelCloses.withLock { $0[reason.rawValue, default: 0] += 1 }
     }
 
     /// Writes out every loop's buffered access-log lines (waits for each loop).

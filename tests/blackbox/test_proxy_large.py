@@ -48,9 +48,31 @@ def gib_sha():
     return up_mod.pattern_sha256(GIB)
 
 
-def send_pattern(conn: RawConn, n: int) -> None:
-    for piece in up_mod.pattern(n, 1 << 20):
-        conn.sock.sendall(piece)
+def send_pattern(conn: RawConn, n: int, gw=None, upstream=None, chunked: bool = False) -> None:
+    """Stream n pattern bytes (optionally chunk-framed); on a send error fail with what the gateway logged."""
+    sent = 0
+    t0 = time.monotonic()
+    try:
+        for piece in up_mod.pattern(n, 1 << 20):
+            if chunked:
+                conn.sock.sendall(b"%x\r\n" % len(piece))
+                conn.sock.sendall(piece)
+                conn.sock.sendall(b"\r\n")
+            else:
+                conn.sock.sendall(piece)
+            sent += len(piece)
+        if chunked:
+            conn.sock.sendall(b"0\r\n\r\n")
+    except OSError as e:
+        ctx = ""
+        if gw is not None:
+            time.sleep(0.2)
+            ctx += f"\ngateway access log: {gw.stdout_lines()[-3:]}"
+        if upstream is not None:
+            ctx += "\nupstream saw: " + str([(x["target"], x.get("body_len"), x.get("error"))
+                                            for x in upstream.requests()])
+        pytest.fail(f"sending the body failed after {sent >> 20} MiB in {time.monotonic() - t0:.1f}s: "
+                    f"{type(e).__name__}: {e}{ctx}", pytrace=False)
 
 
 @pytest.mark.slow
@@ -58,7 +80,7 @@ def test_upload_1gib(gw, upstream, gib_sha):
     with RssSampler(gw) as rss, RawConn(gw.port, timeout=120) as c:
         t0 = time.monotonic()
         c.send(build_request("POST", "/upload", headers=[("Content-Length", str(GIB))]))
-        send_pattern(c, GIB)
+        send_pattern(c, GIB, gw, upstream)
         r = c.read_response()
         dt = time.monotonic() - t0
     assert r.status == 200, r
@@ -75,11 +97,7 @@ def test_upload_1gib(gw, upstream, gib_sha):
 def test_upload_1gib_chunked(gw, upstream, gib_sha):
     with RssSampler(gw) as rss, RawConn(gw.port, timeout=120) as c:
         c.send(build_request("POST", "/upload", headers=[("Transfer-Encoding", "chunked")]))
-        for piece in up_mod.pattern(GIB, 1 << 20):
-            c.sock.sendall(b"%x\r\n" % len(piece))
-            c.sock.sendall(piece)
-            c.sock.sendall(b"\r\n")
-        c.send(b"0\r\n\r\n")
+        send_pattern(c, GIB, gw, upstream, chunked=True)
         r = c.read_response()
     assert r.status == 200, r
     assert r.json()["body_len"] == GIB
@@ -141,12 +159,15 @@ def test_backpressure_slow_upstream_reader(gateway, upstream):
 
     def sender():
         try:
-            with RawConn(g.port, timeout=60) as c:
+            with RawConn(g.port, timeout=20) as c:
                 c.send(build_request("POST", "/upload?pause_ms=3000", headers=[("Content-Length", str(n))]))
-                send_pattern(c, n)
+                for piece in up_mod.pattern(n, 1 << 20):
+                    c.sock.sendall(piece)
+                    result["sent"] = result.get("sent", 0) + len(piece)
                 result["resp"] = c.read_response()
         except Exception as e:
-            result["error"] = f"{type(e).__name__}: {e}"
+            result["error"] = (f"{type(e).__name__}: {e} after sending {result.get('sent', 0) >> 20} MiB; "
+                               f"gateway log: {g.stdout_lines()[-2:]}")
 
     t = threading.Thread(target=sender)
     t.start()
@@ -159,3 +180,17 @@ def test_backpressure_slow_upstream_reader(gateway, upstream):
     assert r.json()["body_len"] == n
     assert r.json()["body_sha256"] == up_mod.pattern_sha256(n)
     assert rss_paused < RSS_LIMIT_KIB, f"gateway RSS {rss_paused} KiB while the upstream was not reading"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_upload_64mib(gw, upstream, chunked):
+    """A medium upload, fast enough for every run: bytes flow end to end without stalling."""
+    n = 64 << 20
+    with RawConn(gw.port, timeout=20) as c:
+        hdr = ("Transfer-Encoding", "chunked") if chunked else ("Content-Length", str(n))
+        c.send(build_request("POST", "/upload", headers=[hdr]))
+        send_pattern(c, n, gw, upstream, chunked=chunked)
+        r = c.read_response()
+    assert r.status == 200, r
+    assert r.json()["body_len"] == n
+    assert r.json()["body_sha256"] == up_mod.pattern_sha256(n)
