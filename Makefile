@@ -22,12 +22,12 @@ blackbox: build      ## the real binary in front of real upstreams, driven by cu
 	PORTCULLIS_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/blackbox
 
 check-example: build
-	$(BIN) check --config gateway.conf.example
+	ONLYOFFICE_JWT_SECRET=example-secret-of-32-bytes-long!! $(BIN) check --config gateway.conf.example
 
 test: deps           ## everything CI runs
 	$(SWIFT) test
 	$(SWIFT) build -c release --product portcullis
-	$(BIN) check --config gateway.conf.example
+	ONLYOFFICE_JWT_SECRET=example-secret-of-32-bytes-long!! $(BIN) check --config gateway.conf.example
 	PORTCULLIS_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/blackbox
 
 demo: build          ## a gateway and a small upstream on localhost, with curl commands that pass and fail

@@ -50,16 +50,38 @@ public enum JWSAlgorithm: String, Sendable, CaseIterable, Hashable, CustomString
         }
     }
 
-    /// Looks an algorithm up by its header bytes without building a String.
-    static func from(bytes: UnsafeRawBufferPointer) -> JWSAlgorithm? {
-        guard bytes.count == 5 else { return nil }
-        let b = bytes
-        switch (b[0], b[1]) {
-        case (UInt8(ascii: "H"), UInt8(ascii: "S")), (UInt8(ascii: "R"), UInt8(ascii: "S")),
-            (UInt8(ascii: "P"), UInt8(ascii: "S")), (UInt8(ascii: "E"), UInt8(ascii: "S")):
-            return JWSAlgorithm(rawValue: String(decoding: b, as: UTF8.self))
-        default:
-            return b.elementsEqual("EdDSA".utf8) ? .EdDSA : nil
+    /// Looks an algorithm up by its name's bytes with no string comparisons (the hot path).
+    static func from(name: String) -> JWSAlgorithm? {
+        guard name.utf8.count == 5 else { return nil }
+        var b = (UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0))
+        var i = 0
+        for c in name.utf8 {
+            switch i {
+            case 0: b.0 = c
+            case 1: b.1 = c
+            case 2: b.2 = c
+            case 3: b.3 = c
+            default: b.4 = c
+            }
+            i += 1
+        }
+        if b == (UInt8(ascii: "E"), UInt8(ascii: "d"), UInt8(ascii: "D"), UInt8(ascii: "S"), UInt8(ascii: "A")) {
+            return .EdDSA
+        }
+        guard b.1 == UInt8(ascii: "S") else { return nil }
+        let size: Int
+        switch (b.2, b.3, b.4) {
+        case (UInt8(ascii: "2"), UInt8(ascii: "5"), UInt8(ascii: "6")): size = 0
+        case (UInt8(ascii: "3"), UInt8(ascii: "8"), UInt8(ascii: "4")): size = 1
+        case (UInt8(ascii: "5"), UInt8(ascii: "1"), UInt8(ascii: "2")): size = 2
+        default: return nil
+        }
+        switch b.0 {
+        case UInt8(ascii: "H"): return [.HS256, .HS384, .HS512][size]
+        case UInt8(ascii: "R"): return [.RS256, .RS384, .RS512][size]
+        case UInt8(ascii: "P"): return [.PS256, .PS384, .PS512][size]
+        case UInt8(ascii: "E"): return [.ES256, .ES384, .ES512][size]
+        default: return nil
         }
     }
 }

@@ -72,31 +72,34 @@ enum Digest {
 
 /// HMAC-SHA-2 with the key's inner and outer states computed once (RFC 2104); a MAC copies two states.
 final class HMACKey: @unchecked Sendable {
-    private var inner256 = SHA256_CTX(), outer256 = SHA256_CTX()
-    private var inner384 = SHA512_CTX(), outer384 = SHA512_CTX()
-    private var inner512 = SHA512_CTX(), outer512 = SHA512_CTX()
+    // `let`s: read concurrently from every loop with no exclusivity bookkeeping.
+    private let inner256: SHA256_CTX, outer256: SHA256_CTX
+    private let inner384: SHA512_CTX, outer384: SHA512_CTX
+    private let inner512: SHA512_CTX, outer512: SHA512_CTX
     let length: Int
 
     init(secret: [UInt8]) {
         length = secret.count
         // SHA-256: 64-byte blocks.
-        do {
-            var key = secret
-            if key.count > 64 {
-                var d = [UInt8](repeating: 0, count: 32)
-                key.withUnsafeBytes { k in d.withUnsafeMutableBufferPointer { Digest.sha2(32, k, $0.baseAddress!) } }
-                key = d
-            }
-            key += [UInt8](repeating: 0, count: 64 - key.count)
-            let ipad = key.map { $0 ^ 0x36 }, opad = key.map { $0 ^ 0x5C }
-            portcullis_SHA256_Init(&inner256)
-            portcullis_SHA256_Update(&inner256, ipad, 64)
-            portcullis_SHA256_Init(&outer256)
-            portcullis_SHA256_Update(&outer256, opad, 64)
+        var key = secret
+        if key.count > 64 {
+            var d = [UInt8](repeating: 0, count: 32)
+            key.withUnsafeBytes { k in d.withUnsafeMutableBufferPointer { Digest.sha2(32, k, $0.baseAddress!) } }
+            key = d
         }
+        key += [UInt8](repeating: 0, count: 64 - key.count)
+        var ipad = key.map { $0 ^ 0x36 }, opad = key.map { $0 ^ 0x5C }
+        var i256 = SHA256_CTX(), o256 = SHA256_CTX()
+        portcullis_SHA256_Init(&i256)
+        portcullis_SHA256_Update(&i256, ipad, 64)
+        portcullis_SHA256_Init(&o256)
+        portcullis_SHA256_Update(&o256, opad, 64)
+        inner256 = i256
+        outer256 = o256
         // SHA-384 and SHA-512: 128-byte blocks.
+        var states: [(SHA512_CTX, SHA512_CTX)] = []
         for length in [48, 64] {
-            var key = secret
+            key = secret
             if key.count > 128 {
                 var d = [UInt8](repeating: 0, count: 64)
                 key.withUnsafeBytes { k in
@@ -105,7 +108,8 @@ final class HMACKey: @unchecked Sendable {
                 key = Array(d.prefix(length))
             }
             key += [UInt8](repeating: 0, count: 128 - key.count)
-            let ipad = key.map { $0 ^ 0x36 }, opad = key.map { $0 ^ 0x5C }
+            ipad = key.map { $0 ^ 0x36 }
+            opad = key.map { $0 ^ 0x5C }
             var i = SHA512_CTX(), o = SHA512_CTX()
             if length == 48 {
                 portcullis_SHA384_Init(&i)
@@ -116,14 +120,15 @@ final class HMACKey: @unchecked Sendable {
             }
             portcullis_SHA512_Update(&i, ipad, 128)
             portcullis_SHA512_Update(&o, opad, 128)
-            if length == 48 {
-                inner384 = i
-                outer384 = o
-            } else {
-                inner512 = i
-                outer512 = o
-            }
+            states.append((i, o))
         }
+        inner384 = states[0].0
+        outer384 = states[0].1
+        inner512 = states[1].0
+        outer512 = states[1].1
+        OPENSSL_cleanse(&key, key.count)
+        OPENSSL_cleanse(&ipad, ipad.count)
+        OPENSSL_cleanse(&opad, opad.count)
     }
 
     /// Writes the MAC (digestLength bytes) into `out`, which holds at least 64 bytes.
@@ -178,7 +183,9 @@ final class HMACKey: @unchecked Sendable {
 /// Up to `limit` ready verification contexts. A context is used by one thread at a time; the mutex is
 /// held only to pop and push.
 final class ContextPool: @unchecked Sendable {
-    // Addresses rather than OpaquePointers: the mutex's state must be Sendable-shaped.
+    // Addresses rather than OpaquePointers: the mutex's state must be Sendable-shaped. One context also
+    // sits in an atomic slot, so the uncontended path is two atomic exchanges and no lock.
+    private let slot = Atomic<UInt>(0)
     private let free = Mutex<[UInt]>([])
     private let limit = 16
     private let release: @Sendable (OpaquePointer) -> Void
@@ -187,11 +194,14 @@ final class ContextPool: @unchecked Sendable {
 
     @inline(__always)
     func take() -> OpaquePointer? {
-        OpaquePointer(bitPattern: free.withLock { $0.popLast() } ?? 0)
+        let fast = slot.exchange(0, ordering: .acquiring)
+        if fast != 0 { return OpaquePointer(bitPattern: fast) }
+        return OpaquePointer(bitPattern: free.withLock { $0.popLast() } ?? 0)
     }
     @inline(__always)
     func give(_ ctx: OpaquePointer) {
         let address = UInt(bitPattern: ctx)
+        if slot.compareExchange(expected: 0, desired: address, ordering: .releasing).exchanged { return }
         let kept = free.withLock { list -> Bool in
             if list.count < limit {
                 list.append(address)
@@ -202,11 +212,13 @@ final class ContextPool: @unchecked Sendable {
         if !kept { release(ctx) }
     }
     deinit {
-        let list = free.withLock { list in
+        var list = free.withLock { list in
             let all = list
             list.removeAll()
             return all
         }
+        let fast = slot.exchange(0, ordering: .acquiring)
+        if fast != 0 { list.append(fast) }
         for address in list {
             if let c = OpaquePointer(bitPattern: address) { release(c) }
         }

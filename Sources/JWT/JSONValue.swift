@@ -305,7 +305,8 @@ struct JSONParser {
                     if !s.insert(key).inserted { throw fail("duplicate member \"\(key)\"", at: keyOffset) }
                     seen = s
                 } else {
-                    for (k, _) in members where k == key {
+                    let keyCount = key.utf8.count
+                    for (k, _) in members where k.utf8.count == keyCount && k == key {
                         throw fail("duplicate member \"\(key)\"", at: keyOffset)
                     }
                 }
@@ -329,6 +330,7 @@ struct JSONParser {
         if depth > maxDepth { throw fail("nesting deeper than \(maxDepth)") }
         i += 1  // [
         var elements: [JSONValue] = []
+        elements.reserveCapacity(4)
         skipWhitespace()
         if i < end, p[i] == UInt8(ascii: "]") {
             i += 1
@@ -360,7 +362,10 @@ struct JSONParser {
             if c == UInt8(ascii: "\"") {
                 let buffer = UnsafeBufferPointer(start: p + start, count: i - start)
                 i += 1
-                if !nonASCII { return String(decoding: buffer, as: UTF8.self) }
+                if !nonASCII {
+                    if let known = CommonNames.lookup(buffer) { return known }
+                    return String(decoding: buffer, as: UTF8.self)
+                }
                 guard let s = String(validating: buffer, as: UTF8.self) else {
                     throw fail("invalid UTF-8 in string", at: start)
                 }
@@ -533,5 +538,50 @@ struct JSONParser {
         let text = String(decoding: UnsafeBufferPointer(start: p + start, count: i - start), as: UTF8.self)
         guard let d = Double(text), d.isFinite else { throw fail("number out of range", at: start) }
         return d
+    }
+}
+
+/// Names that appear in nearly every JWS header and JWT payload: returned without building a new String.
+enum CommonNames {
+    static let names: [String] = [
+        "alg", "typ", "kid", "JWT", "cty", "x5t", "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "azp", "sid",
+        "scope", "email", "name", "roles", "groups", "tenant", "client_id", "permissions", "email_verified",
+        "preferred_username", "given_name", "family_name", "realm_access", "resource_access", "auth_time", "nonce",
+        "acr", "amr", "at_hash", "session_state", "scp", "tid", "oid", "ver", "HS256", "RS256", "ES256", "PS256",
+        "EdDSA", "payload", "token", "key", "url",
+    ]
+    /// By length (up to 24), the names' bytes packed for comparison.
+    static let table: [[(UInt64, UInt64, UInt64, String)]] = {
+        var t = [[(UInt64, UInt64, UInt64, String)]](repeating: [], count: 25)
+        for n in names {
+            let b = Array(n.utf8)
+            let w = pack(b)
+            t[b.count].append((w.0, w.1, w.2, n))
+        }
+        return t
+    }()
+
+    static func pack(_ b: [UInt8]) -> (UInt64, UInt64, UInt64) {
+        var w = (UInt64(0), UInt64(0), UInt64(0))
+        for (i, c) in b.enumerated() {
+            let v = UInt64(c) << (8 * UInt64(i % 8))
+            if i < 8 { w.0 |= v } else if i < 16 { w.1 |= v } else { w.2 |= v }
+        }
+        return w
+    }
+
+    @inline(__always)
+    static func lookup(_ buffer: UnsafeBufferPointer<UInt8>) -> String? {
+        let n = buffer.count
+        guard n >= 3, n <= 24 else { return nil }
+        var w = (UInt64(0), UInt64(0), UInt64(0))
+        for i in 0..<n {
+            let v = UInt64(buffer[i]) << (8 * UInt64(i & 7))
+            if i < 8 { w.0 |= v } else if i < 16 { w.1 |= v } else { w.2 |= v }
+        }
+        for entry in table[n] where entry.0 == w.0 && entry.1 == w.1 && entry.2 == w.2 {
+            return entry.3
+        }
+        return nil
     }
 }

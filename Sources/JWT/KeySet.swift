@@ -230,7 +230,7 @@ public final class KeySet: @unchecked Sendable {
 
     /// The secret's bytes. Files and credentials lose one trailing newline (`\n` or `\r\n`), which editors
     /// and `echo` add; a secret that truly ends in a newline must be given base64-encoded.
-    static func resolveSecret(_ source: SecretSource, encoding: SecretEncoding, environment: some KeyEnvironment)
+    public static func resolveSecret(_ source: SecretSource, encoding: SecretEncoding, environment: some KeyEnvironment)
         throws(KeyLoadError) -> [UInt8]
     {
         var text: [UInt8]

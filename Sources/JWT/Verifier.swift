@@ -234,7 +234,7 @@ public struct Verifier: Sendable {
                             return .failure(.malformed)
                         }
                         sawAlg = true
-                        alg = JWSAlgorithm(rawValue: s)
+                        alg = JWSAlgorithm.from(name: s)
                         if alg == nil { trace?.detail = "alg \"\(s)\" is not supported" }
                     } else if name == "kid" {
                         guard case .string(let s) = value else {
@@ -350,15 +350,22 @@ public struct Verifier: Sendable {
             var exp: Double? = nil, nbf: Double? = nil, iat: Double? = nil
             var sub: String? = nil
             for (name, value) in claimMembers where name.utf8.count == 3 {
-                switch name {
-                case "exp", "nbf", "iat":
+                let which = threeLetters(name)
+                switch which {
+                case threeLetters("exp"), threeLetters("nbf"), threeLetters("iat"):
                     guard case .number(let d) = value else {
                         if case .null = value { continue }
                         trace?.detail = "\(name) is not a NumericDate (a JSON number)"
                         return .failure(.malformed)
                     }
-                    if name == "exp" { exp = d } else if name == "nbf" { nbf = d } else { iat = d }
-                case "sub":
+                    if which == threeLetters("exp") {
+                        exp = d
+                    } else if which == threeLetters("nbf") {
+                        nbf = d
+                    } else {
+                        iat = d
+                    }
+                case threeLetters("sub"):
                     if case .string(let s) = value { sub = s }
                 default: break
                 }
@@ -370,4 +377,12 @@ public struct Verifier: Sendable {
                     approximateBytes: 2 * n + 256 + 16 * claimMembers.count)))
         }
     }
+}
+
+/// The UTF-8 bytes of a short name packed into an integer, for switching without string comparisons.
+@inline(__always)
+func threeLetters(_ s: String) -> UInt32 {
+    var v: UInt32 = 0
+    for c in s.utf8 { v = v << 8 | UInt32(c) }
+    return v
 }

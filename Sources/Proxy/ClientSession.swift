@@ -341,8 +341,12 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         if let field = ex.socketIOField {
             // Engine.IO polling payload: packets separated by 0x1E. A socket.io CONNECT among them must carry a
             // token the route accepts; packets without a CONNECT pass.
-            for packet in body.split(separator: 0x1E) {
-                guard let connect = socketIOConnect(fromEngineMessage: String(decoding: packet, as: UTF8.self)) else { continue }
+            // Anything that does not parse is refused rather than passed on unread: the upstream's parser might
+            // find a CONNECT in it that ours did not.
+            guard parsePollingPayload(body) != nil else {
+                return deny(ex, AuthDenial(status: 400, outcome: "malformed", error: "bad_request", wwwAuthenticate: nil))
+            }
+            if let connect = socketIOConnect(fromPollingPayload: body) {
                 let token = connect.auth.flatMap { jsonStringField($0, field) } ?? nil
                 guard let token else { return deny(ex, auth.denialForSocketIO(.missing)) }
                 switch auth.verify(token, now: wallClockSeconds(), cache: &ctx.tokenCache) {

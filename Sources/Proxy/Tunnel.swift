@@ -75,9 +75,13 @@ final class Tunnel: ConnectionDelegate, TimedObject {
         client.delegate = self
         upstream.delegate = self
         ctx.loop.register(self)
-        if auth.closeOnExpiry, let exp = auth.expiresAt {
+        if auth.closeOnExpiry && (auth.expiresAt != nil || auth.socketIOField != nil) {
+            // On a socket.io route the token (and its exp) is known only after the CONNECT, but frames are
+            // followed from the first byte so the scanners never lose step.
             scanUp = WebSocketFrameScanner(expectMasked: true)
             scanDown = WebSocketFrameScanner(expectMasked: false)
+        }
+        if auth.closeOnExpiry, let exp = auth.expiresAt {
             let secs = exp + auth.leeway - wallClockSeconds()
             expiryDeadline = monotonicNanos() &+ UInt64(max(0, secs) * 1e9)
             if expiryDeadline == 0 { expiryDeadline = 1 }
@@ -212,29 +216,28 @@ final class Tunnel: ConnectionDelegate, TimedObject {
         do { messages = try g.feed(bytes) } catch { gate = g; return end(.protocolError, flush: false) }
         gate = g
         for m in messages where m.opcode == .text {
-            guard let text = m.text, let connect = socketIOConnect(fromEngineMessage: text) else { continue }
+            guard let text = m.text else { return end(.protocolError, flush: false) }
+            guard let connect = socketIOConnect(fromEngineMessage: text) else {
+                // A CONNECT we cannot read is refused, never passed on for the upstream to interpret.
+                if text.hasPrefix("40") { return refuseSocketIO(namespace: "/") }
+                continue
+            }
             // The CONNECT: verify its token before anything of it reaches the upstream.
             let token = connect.auth.flatMap { jsonStringField($0, field) } ?? nil
             if let token, let verdict = auth.route?.auth?.verifier.verify(token, now: wallClockSeconds(), cache: &ctx.tokenCache),
                case .success(let t) = verdict {
                 if let exp = t.expiresAt, auth.closeOnExpiry {
                     auth.expiresAt = exp
-                    scanUp = WebSocketFrameScanner(expectMasked: true)
-                    scanDown = WebSocketFrameScanner(expectMasked: false)
                     expiryDeadline = monotonicNanos() &+ UInt64(max(0, exp + auth.leeway - wallClockSeconds()) * 1e9)
                 }
                 gate = nil
                 let out = held
                 held = []
-                // The scanner starts at the boundary after what was held (held bytes end on a frame boundary
-                // or mid-frame; scanning them keeps the scanner in step).
+                // Held bytes start at a frame boundary (they are flushed only at boundaries), where scanUp is.
                 out.withUnsafeBytes { fromClient($0) }
                 return
             }
-            let msg = socketIOConnectError(namespace: connect.namespace, message: "not authorized")
-            client.write(WebSocketFrame.build(opcode: .text, payload: Array(msg.utf8)))
-            client.write(WebSocketFrame.close(code: WebSocketCloseCode.policyViolation, reason: "not authorized"))
-            return end(.socketIORefused, flush: true)
+            return refuseSocketIO(namespace: connect.namespace)
         }
         // No CONNECT yet: what is complete (ping/pong/probe/upgrade) passes through untouched.
         if g.scanner.atFrameBoundary {
@@ -243,6 +246,14 @@ final class Tunnel: ConnectionDelegate, TimedObject {
         } else if held.count > Self.maxHeld {
             end(.protocolError, flush: false)
         }
+    }
+
+    /// Answers a refused CONNECT the way socket.io does (`44{"message":"not authorized"}`), then closes.
+    private func refuseSocketIO(namespace: String) {
+        let msg = socketIOConnectError(namespace: namespace, message: "not authorized")
+        client.write(WebSocketFrame.build(opcode: .text, payload: Array(msg.utf8)))
+        client.write(WebSocketFrame.close(code: WebSocketCloseCode.policyViolation, reason: "not authorized"))
+        end(.socketIORefused, flush: true)
     }
 
     // MARK: ending

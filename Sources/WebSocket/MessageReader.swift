@@ -39,6 +39,9 @@ public struct WebSocketMessageReader: Sendable {
     private var dataCompressed = false
     private var data: [UInt8] = []
     private var control: [UInt8] = []
+    /// Header of the frame whose payload is being read (its header may have come in an earlier buffer).
+    private var frame = WebSocketFrameHeader(opcode: .text, fin: true, rsv1: false, masked: false, maskKey: 0,
+                                             payloadLength: 0, headerLength: 0)
 
     public init(expectMasked: Bool, maxMessageBytes: Int = 1 << 20, allowRSV1: Bool = true) {
         self.maxMessageBytes = maxMessageBytes
@@ -53,12 +56,12 @@ public struct WebSocketMessageReader: Sendable {
         // Keep the stored buffers uniquely referenced by the local copy while scanning.
         data = []; control = []
         let limit = maxMessageBytes
+        var frame = self.frame
         defer {
             scanner = sc
+            self.frame = frame
             dataOpcode = st.opcode; dataCompressed = st.compressed; data = st.data; control = st.control
         }
-        var frame = WebSocketFrameHeader(opcode: .text, fin: true, rsv1: false, masked: false, maskKey: 0,
-                                         payloadLength: 0, headerLength: 0)
         try sc.scan(buf) { (event) throws(WebSocketError) in
             switch event {
             case .header(let h, _):

@@ -11,7 +11,7 @@ struct Portcullis: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "A reverse-proxy authentication gateway: validates JWTs per route and forwards authorized traffic.",
-        subcommands: [Run.self, Check.self])
+        subcommands: [Run.self, Check.self, Token.self, Inspect.self, Demo.self])
 }
 
 let defaultConfigPath = "/etc/portcullis/gateway.conf"

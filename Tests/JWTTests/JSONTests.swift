@@ -17,6 +17,34 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(try parse("\"\""), "")
     }
 
+    func testNumbersMatchTheStandardLibrary() throws {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<20000 {
+            var text = Bool.random(using: &rng) ? "-" : ""
+            let intDigits = Int.random(in: 1...18, using: &rng)
+            text += String(Int.random(in: 1...9, using: &rng))
+            for _ in 1..<intDigits { text += String(Int.random(in: 0...9, using: &rng)) }
+            if Bool.random(using: &rng) {
+                text += "."
+                for _ in 0..<Int.random(in: 1...12, using: &rng) { text += String(Int.random(in: 0...9, using: &rng)) }
+            }
+            if Int.random(in: 0..<4, using: &rng) == 0 { text += "e" + String(Int.random(in: -40...40, using: &rng)) }
+            XCTAssertEqual(try parse(text), .number(Double(text)!), text)
+        }
+        for text in ["0.1", "0.000001", "1e22", "1e23", "123456789012345e-22", "9007199254740993", "4102444800.5",
+                     "0.30000000000000004", "1E+2", "5e-324", "1.7976931348623157e308"] {
+            XCTAssertEqual(try parse(text), .number(Double(text)!), text)
+        }
+    }
+
+    func testCommonNamesAreTheSameStrings() throws {
+        for name in CommonNames.names {
+            XCTAssertEqual(try parse("\"\(name)\"").stringValue, name)
+            XCTAssertEqual(try parse("\"\(name)x\"").stringValue, name + "x")
+        }
+        XCTAssertEqual(try parse(#"{"alg":"RS256","typ":"JWT"}"#)["typ"], "JWT")
+    }
+
     func testStrings() throws {
         XCTAssertEqual(try parse(#""a\"b\\c\/d\b\f\n\r\t""#), .string("a\"b\\c/d\u{8}\u{c}\n\r\t"))
         XCTAssertEqual(try parse(#""\u00e9\u4e2d\ud83d\ude00""#), "é中😀")

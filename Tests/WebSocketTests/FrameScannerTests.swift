@@ -226,7 +226,7 @@ final class FrameScannerTests: XCTestCase {
     func testControlFrameRules() {
         func err(_ bytes: [UInt8], masked: Bool = false) -> WebSocketError? {
             var s = WebSocketFrameScanner(expectMasked: masked)
-            do { _ = try s.scan(bytes); return nil } catch { return error as? WebSocketError }
+            do { _ = try s.scan(bytes); return nil } catch { return error }
         }
         // FIN = 0 on ping/close/pong.
         XCTAssertEqual(err(rawHeader(b0: 0x09, masked: false, length: 0)), .fragmentedControlFrame)
@@ -247,7 +247,7 @@ final class FrameScannerTests: XCTestCase {
     func testReservedBits() {
         func err(_ bytes: [UInt8], allowRSV1: Bool = true) -> WebSocketError? {
             var s = WebSocketFrameScanner(expectMasked: false, allowRSV1: allowRSV1)
-            do { _ = try s.scan(bytes); return nil } catch { return error as? WebSocketError }
+            do { _ = try s.scan(bytes); return nil } catch { return error }
         }
         XCTAssertNil(err([0xC1, 0]))  // RSV1 on text: permessage-deflate pass-through
         XCTAssertEqual(err([0xC1, 0], allowRSV1: false), .reservedBitsSet)
