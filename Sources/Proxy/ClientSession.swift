@@ -185,7 +185,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
             if !conn.isReadingPaused { inputPausedForBuffer = true; conn.pauseReading() }
         } else if inputPausedForBuffer && inbuf.count < Self.maxBufferedInput / 2 {
             inputPausedForBuffer = false
-            if !(ex?.upstreamPausedForClient ?? false) { conn.resumeReading() }
+            conn.resumeReading()
         }
     }
 
@@ -476,6 +476,8 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
                                                  reason: "request body exceeds \(ex.policy.limits.maxBodyBytes) bytes", close: true))
         }
         guard let u = ex.upstream else { return }
+        // The upstream timeout counts inactivity: a long upload that keeps moving is not cut.
+        u.deadline = monotonicNanos() &+ upstreamTimeout(ex)
         if ex.requestChunked {
             var h: [UInt8] = []
             Rewrite.appendHex(bytes.count, into: &h); h.append(0x0D); h.append(0x0A)
@@ -503,8 +505,9 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
 
     func upstreamDrained(_ u: UpstreamConn) {
         guard let ex, ex.upstream === u, !ex.requestDone else { return }
+        u.deadline = monotonicNanos() &+ upstreamTimeout(ex)
         if !inbuf.isEmpty { processBuffered() }
-        if !closed && !inputPausedForBuffer && conn.isReadingPaused { conn.resumeReading() }
+        applyInputBackPressure()
     }
 
     // MARK: upstream response

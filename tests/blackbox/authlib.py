@@ -96,7 +96,7 @@ def claims(**kw) -> dict:
 # ------------------------------------------------------------------------------------------------
 # keys
 # ------------------------------------------------------------------------------------------------
-HMAC_SECRET = b"portcullis-blackbox-hmac-secret-0123456789abcdef"  # 48 bytes
+HMAC_SECRET = b"portcullis-blackbox-hmac-secret-0123456789abcdef-0123456789abcdef"  # 64 bytes (HS512 wants 64)
 OUTBOX_SECRET = b"ds-outbox-secret-for-callbacks-9876543210"
 
 
@@ -317,7 +317,6 @@ def standard_keys(kr: Keyring) -> str:
         f'  hs_b64:   {{ algorithms: [HS256], secret: {{ file: {f["secret_b64"]}, encoding: base64 }} }}\n'
         f'  hs_b64u:  {{ algorithms: [HS512], secret: {{ value: "{b64u(kr.hmac)}", encoding: base64url }} }}\n'
         f'  hs_env:   {{ algorithms: [HS384], secret: {{ env: {SECRET_ENV} }} }}\n'
-        f'  outbox:   {{ algorithms: [HS256], secret: {{ file: {f["outbox"]} }} }}\n'
         f'  rs_spki:  {{ algorithms: [RS256, PS256], public_key: {{ file: {kr.rsa.files["spki"]} }} }}\n'
         f'  rs_pkcs1: {{ algorithms: [RS256, RS512], public_key: {{ file: {kr.rsa.files["pkcs1"]} }} }}\n'
         f'  rs_cert:  {{ algorithms: [RS384, PS384, PS512], certificate: {{ file: {kr.rsa.files["cert"]} }} }}\n'

@@ -131,8 +131,8 @@ class WSUpstream:
             q = urllib.parse.parse_qs(urllib.parse.urlsplit(conn.request.path).query)
             if "choose" in q:
                 return q["choose"][0]
-            for p in ("chat", "v2.chat"):
-                if p in offered:
+            for p in offered:  # the client's first known protocol
+                if p in ("chat", "v2.chat"):
                     return p
             return None
 
@@ -324,7 +324,9 @@ class RawWSUpstream:
             await writer.drain()
             frames = StreamFrames(reader, expect_masked=True)
 
-            async def read_loop(echo: bool):
+            close_seen: list[bytes] = []
+
+            async def read_loop(echo: bool, answer_close: bool = True):
                 while True:
                     try:
                         fin, rsv, op, payload = await frames.read()
@@ -341,6 +343,8 @@ class RawWSUpstream:
                         writer.write(encode_frame(op, payload, mask=False, fin=bool(fin)))
                         await writer.drain()
                     if op == OP_CLOSE:
+                        close_seen.append(payload[:2])
+                    if op == OP_CLOSE and answer_close:
                         try:
                             writer.write(encode_frame(OP_CLOSE, payload[:2], mask=False))
                             await writer.drain()
@@ -362,13 +366,18 @@ class RawWSUpstream:
                     await asyncio.sleep(3600)
                 return
             if "/slowframes" in u.path or "/flood" in u.path:
-                rtask = asyncio.ensure_future(read_loop(False))
+                # the close answer is written by this loop, at a frame boundary (never inside a frame)
+                rtask = asyncio.ensure_future(read_loop(False, answer_close=False))
                 size = int(q.get("size", str(1 << 20)))
                 chunk = int(q.get("chunk", str(size)))
                 delay = float(q.get("delay", "0"))
                 i = 0
                 try:
                     while not rtask.done():
+                        if close_seen:
+                            writer.write(encode_frame(OP_CLOSE, close_seen[0], mask=False))
+                            await writer.drain()
+                            break
                         data = encode_frame(OP_BIN, pattern_frame_payload(i, size), mask=False)
                         for off in range(0, len(data), chunk):
                             writer.write(data[off:off + chunk])
