@@ -23,7 +23,8 @@ let package = Package(
         .target(name: "JWT", dependencies: ["COpenSSL"]),
         .target(name: "GatewayConfig", dependencies: ["HTTPCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "Policy", dependencies: ["GatewayConfig", "JWT", "HTTPCore"]),
-        .target(name: "EventLoop"),
+        .systemLibrary(name: "CSystem"),   // <sys/epoll.h> (not in Swift's Glibc module)
+        .target(name: "EventLoop", dependencies: ["CSystem"]),
         .target(name: "Admin", dependencies: ["HTTPCore"]),
         .target(name: "Proxy", dependencies: ["HTTPCore", "WebSocket", "JWT", "GatewayConfig", "Policy", "EventLoop", "Admin", "CNghttp2"]),
         .executableTarget(name: "portcullis", dependencies: [

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: Portcullis on 127.0.0.1:18083 beside the peers of ../shared/bench (nginx, HAProxy), one
 # worker each, measured in the same run by the shared run.sh. Results: $JWT_BENCH_DIR/results/<time>/.
-# Env: SECS (10), ROUNDS (3), GATEWAY_PATHS (default "open hs rs es ed"), MODE=rotating (see bench/README.md).
+# Env: SECS (10), ROUNDS (3), GATEWAY_PATHS (default "open hs rs es ed"), EVENT_BACKEND (dispatch or epoll).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED:-$ROOT/../shared}
@@ -19,7 +19,7 @@ CONF=$S/run/portcullis.conf
 sed -e "s|@KEYS@|$S/keys|g" -e "s|@ISS@|$iss|g" -e "s|@AUD@|$aud|g" "$ROOT/bench/gateway.bench.conf" >"$CONF"
 "$BIN" check --config "$CONF" >/dev/null
 
-"$BIN" run --config "$CONF" --workers 1 >/dev/null 2>"$S/run/portcullis.log" &
+"$BIN" run --config "$CONF" --workers 1 --event-backend "${EVENT_BACKEND:-dispatch}" >/dev/null 2>"$S/run/portcullis.log" &
 GW=$!
 trap 'kill $GW 2>/dev/null; wait $GW 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:18083/open/ && break; sleep 0.1; done

@@ -1,4 +1,5 @@
 import Dispatch
+import CSystem
 import Glibc
 
 /// Receives a connection's events, always on its loop's queue.
@@ -58,6 +59,13 @@ public final class Connection: @unchecked Sendable {
     /// Creates the sources; reads start immediately unless `connecting` (outbound connect in progress).
     public func start(connecting: Bool = false) {
         loop.assertOnLoop()
+        if let p = loop.poller {
+            self.connecting = connecting
+            if connecting { writeSuspended = false } else { readSuspended = false }
+            registered = true
+            p.add(self, events: interest)
+            return
+        }
         let box = UncheckedBox(self)
         let rs = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
         rs.setEventHandler { box.value.handleReadable() }
@@ -74,10 +82,57 @@ public final class Connection: @unchecked Sendable {
     // MARK: reading
 
     private func resumeRead() {
+        if registered {
+            if readSuspended, !isClosed, !readEOF { readSuspended = false; updateInterest() }
+            return
+        }
         if readSuspended, !isClosed, !readEOF, let rs = readSource { readSuspended = false; rs.resume() }
     }
     private func suspendRead() {
+        if registered {
+            if !readSuspended { readSuspended = true; updateInterest() }
+            return
+        }
         if !readSuspended, let rs = readSource { readSuspended = true; rs.suspend() }
+    }
+
+    // MARK: epoll-set backend
+
+    /// Registered with the loop's epoll set instead of owning DispatchSources.
+    private var registered = false
+    private var hangupParked = false
+
+    private var interest: UInt32 {
+        var e: UInt32 = 0
+        if !readSuspended { e |= EPOLLIN.rawValue | EPOLLRDHUP.rawValue }
+        if !writeSuspended { e |= EPOLLOUT.rawValue }
+        return e
+    }
+
+    private func updateInterest() {
+        guard registered, !isClosed, let p = loop.poller else { return }
+        if hangupParked {
+            if readSuspended && writeSuspended { return }
+            hangupParked = false
+            p.add(self, events: interest)
+            return
+        }
+        p.modify(self, events: interest)
+    }
+
+    /// Readiness from the loop's epoll set (level-triggered).
+    func epollEvent(_ events: UInt32) {
+        if isClosed { return }
+        let hup = events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0
+        if events & EPOLLOUT.rawValue != 0 || (hup && !writeSuspended) { handleWritable() }
+        if isClosed { return }
+        if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0 || (hup && !readSuspended) { handleReadable() }
+        if isClosed { return }
+        if hup && readSuspended && writeSuspended, let p = loop.poller {
+            // Nothing wants this socket now; level-triggered HUP would fire forever: park it until a resume.
+            p.remove(self)
+            hangupParked = true
+        }
     }
 
     /// Stops reading until `resumeReading()` (back-pressure).
@@ -123,6 +178,10 @@ public final class Connection: @unchecked Sendable {
     /// most connections never need one, and an idle registration costs epoll work on every read event.
     private func resumeWrite() {
         guard !isClosed else { return }
+        if registered {
+            if writeSuspended { writeSuspended = false; updateInterest() }
+            return
+        }
         if writeSource == nil {
             let box = UncheckedBox(self)
             let ws = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
@@ -134,6 +193,10 @@ public final class Connection: @unchecked Sendable {
         if writeSuspended, let ws = writeSource { writeSuspended = false; ws.resume() }
     }
     private func suspendWrite() {
+        if registered {
+            if !writeSuspended { writeSuspended = true; updateInterest() }
+            return
+        }
         if !writeSuspended, let ws = writeSource { writeSuspended = true; ws.suspend() }
     }
 
@@ -241,7 +304,10 @@ public final class Connection: @unchecked Sendable {
         isClosed = true
         pending = []
         pendingOffset = 0
-        if let rs = readSource {
+        if registered {
+            if !hangupParked { loop.poller?.remove(self) }
+            Glibc.close(fd)
+        } else if let rs = readSource {
             sourcesToCancel = writeSource == nil ? 1 : 2
             rs.cancel()
             // A suspended source must be resumed for its cancel handler to run (and to be released safely).

@@ -38,8 +38,13 @@ public final class EventLoop: @unchecked Sendable {
 
     public static let tickInterval: UInt64 = 100_000_000  // 100 ms
 
-    public init(index: Int, readBufferSize: Int = 64 * 1024) {
+    public let backend: EventBackend
+    let poller: EpollPoller?
+
+    public init(index: Int, readBufferSize: Int = 64 * 1024, backend: EventBackend = .dispatchSources) {
         self.index = index
+        self.backend = backend
+        self.poller = backend == .epollSet ? EpollPoller() : nil
         self.queue = DispatchQueue(label: "portcullis.loop.\(index)", qos: .userInitiated)
         self.readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readBufferSize, alignment: 16)
     }
@@ -55,6 +60,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Starts the coarse timer that drives every timeout on this loop.
     public nonisolated func start() {
         queue.async { [self] in
+            poller?.start(on: queue)
             let t = DispatchSource.makeTimerSource(queue: queue)
             t.schedule(deadline: .now() + .nanoseconds(Int(Self.tickInterval)),
                        repeating: .nanoseconds(Int(Self.tickInterval)), leeway: .milliseconds(10))

@@ -281,7 +281,7 @@ struct JSONParser {
         if depth > maxDepth { throw fail("nesting deeper than \(maxDepth)") }
         i += 1  // {
         var members: [(String, JSONValue)] = []
-        members.reserveCapacity(8)
+        members.reserveCapacity(depth == 1 ? 16 : 4)  // top level: a JWT payload's claims without regrowth
         skipWhitespace()
         if i < end, p[i] == UInt8(ascii: "}") {
             i += 1

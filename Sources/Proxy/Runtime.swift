@@ -44,9 +44,9 @@ public final class ProxyRuntime: @unchecked Sendable {
     var contexts: [LoopContext] = []
     private let listenersLock = Mutex<[String: Listener]>([:])
 
-    public init(policy: GatewayPolicy, workers: Int) {
+    public init(policy: GatewayPolicy, workers: Int, backend: EventBackend = .dispatchSources) {
         self.policyBox = Mutex(policy)
-        self.loops = (0..<max(1, workers)).map { EventLoop(index: $0) }
+        self.loops = (0..<max(1, workers)).map { EventLoop(index: $0, backend: backend) }
         self.contexts = loops.map { LoopContext(runtime: self, loop: $0) }
     }
 

@@ -78,13 +78,18 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the gateway in the foreground (SIGHUP reloads, SIGTERM drains).")
     @Option(name: .long, help: "Route file.") var config: String = defaultConfigPath
     @Option(name: .long, help: "Event loops (overrides `workers` in the route file; default one per core).") var workers: Int?
+    @Option(name: .long, help: "Readiness delivery: `dispatch` (a DispatchSource per socket, the default) or `epoll` (one DispatchSource per loop over an epoll set; see README).")
+    var eventBackend: String = getenv("PORTCULLIS_EVENT_BACKEND").map { String(cString: $0) } ?? "dispatch"
 
     func run() throws {
         let (policy, diags) = loadPolicy(path: config, generation: 1)
         for d in diags { eprint(d.description) }
         guard let policy else { throw ExitCode(1) }
         let n = workers ?? policy.workers ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        let server = Server(configPath: config, policy: policy, workers: n)
+        guard let backend = EventBackend(rawValue: eventBackend) else {
+            throw ValidationError("--event-backend must be one of: \(EventBackend.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let server = Server(configPath: config, policy: policy, workers: n, backend: backend)
         do { try server.start() } catch {
             eprint("portcullis: \(error)")
             throw ExitCode(1)

@@ -14,16 +14,16 @@ final class Server: @unchecked Sendable {
     private var signalSources: [DispatchSourceSignal] = []
     private var generation = 1
 
-    init(configPath: String, policy: GatewayPolicy, workers: Int) {
+    init(configPath: String, policy: GatewayPolicy, workers: Int, backend: EventBackend) {
         self.configPath = configPath
-        self.runtime = ProxyRuntime(policy: policy, workers: workers)
+        self.runtime = ProxyRuntime(policy: policy, workers: workers, backend: backend)
     }
 
     nonisolated func start() throws {
         signal(SIGPIPE, SIG_IGN)
         try runtime.start()
         installSignals()
-        eprint("portcullis: listening on \(runtime.policy.listen.map { "\($0.host):\($0.port)" }.joined(separator: ", ")) with \(runtime.loops.count) loop(s)")
+        eprint("portcullis: listening on \(runtime.policy.listen.map { "\($0.host):\($0.port)" }.joined(separator: ", ")) with \(runtime.loops.count) loop(s), \(runtime.loops[0].backend.rawValue) event backend")
     }
 
     private nonisolated func installSignals() {

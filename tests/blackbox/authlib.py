@@ -404,3 +404,14 @@ def agw(gateway, upstream, keyring, monkeypatch):
 def hvals(rec: dict, name: str) -> list[str]:
     n = name.lower()
     return [v for k, v in rec["headers"] if k.lower() == n]
+
+
+def wait_log(gw, pred=lambda e: True, n: int = 1, timeout: float = 3.0) -> list[dict]:
+    """Access-log entries matching `pred`, waiting until at least `n` are there (stdout is read by a thread
+    and a line is written after the response)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = [e for e in gw.access_log() if pred(e)]
+        if len(got) >= n or time.monotonic() > deadline:
+            return got
+        time.sleep(0.02)

@@ -4,7 +4,7 @@ the upstream."""
 import pytest
 
 from authlib import (ISSUERS, agw, assert_denied, b64u, b64u_json, bearer, hs_token, keyring, mint,  # noqa: F401
-                     none_token, now, tamper_payload, tamper_signature)
+                     none_token, now, tamper_payload, tamper_signature, wait_log)
 from httpc import request
 
 WRONG_SECRET = b"not-the-route-secret-not-the-route-secret-not-the-route-secret!!"
@@ -26,7 +26,7 @@ def call(gw, token: str | None, path="/o/resource", headers=()):
 
 
 def log_reason(gw, route="outc"):
-    entries = [e for e in gw.access_log() if e.get("route") == route]
+    entries = wait_log(gw, lambda e: e.get("route") == route)
     return entries[-1].get("auth") if entries else None
 
 
@@ -53,7 +53,7 @@ def test_allowed(agw, upstream, keyring, variant):
     assert r.status == 200, (variant, r)
     assert len(upstream.requests()) == 1
     assert log_reason(agw) == "allowed"
-    entry = [e for e in agw.access_log() if e.get("route") == "outc"][-1]
+    entry = wait_log(agw, lambda e: e.get("route") == "outc")[-1]
     assert entry.get("subject") == "alice", entry
 
 

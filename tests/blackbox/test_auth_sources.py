@@ -86,7 +86,7 @@ def test_query_token_stripped_other_params_kept_in_order(agw, upstream, tok):
     assert r.status == 200, r
     rec = only_request(upstream)
     assert rec["target"] == "/s/q/hub?z=9&a=1&m=%2Fx%20y&a=2&empty=&flag", rec["target"]
-    log = [e for e in agw.access_log() if e.get("route") == "s-query"]
+    log = wait_log(agw, lambda e: e.get("route") == "s-query")
     assert len(log) == 1, agw.stdout_lines()
     assert log[0]["path"] == "/s/q/hub?z=9&a=1&access_token=REDACTED&m=%2Fx%20y&a=2&empty=&flag", log[0]
     no_token_in_log(agw, tok)
@@ -114,7 +114,7 @@ def test_invalid_query_token_redacted_in_log(agw, upstream, tok):
     r = request(agw.port, "GET", f"/s/q/p?access_token={bad}&k=v")
     assert_denied(r, 401, "bad_signature", "s-query")
     assert upstream.requests() == []
-    log = [e for e in agw.access_log() if e.get("route") == "s-query"]
+    log = wait_log(agw, lambda e: e.get("route") == "s-query")
     assert log and log[-1]["path"] == "/s/q/p?access_token=REDACTED&k=v", log
     assert log[-1]["status"] == 401
     no_token_in_log(agw, bad)

@@ -1,0 +1,248 @@
+"""`tokens: [{ socketio: token }]`: the token travels in the socket.io CONNECT packet (auth={"token": ...}).
+The gateway lets the Engine.IO handshake through, verifies the CONNECT, and refuses bad ones itself so that
+the socket.io server never receives them. Real peers: python-socketio server (aiohttp) and clients, over the
+websocket transport and over long-polling; plus raw Engine.IO for byte-level checks."""
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+
+import pytest
+import socketio
+
+import wslib
+from httpc import request
+from wslib import OP_CLOSE, OP_TEXT, RawWSClient, SioServer, mint  # noqa: E402
+
+SIO_ROUTE = "  - {{ name: {name}, match: {{ {host}path_prefix: /socket.io/ }}, upstream: sio, websocket: true, {ut}" \
+            "auth: {{ keys: [ws], realm: ws-test, tokens: [ {{ socketio: token }} ], require: [] }} }}\n"
+
+
+def routes() -> str:
+    return (SIO_ROUTE.format(name="sio-short", host="host: short.test, ", ut="")
+            + SIO_ROUTE.format(name="sio", host="", ut="upstream_timeout: 30s, "))
+
+
+@pytest.fixture
+def sio_server():
+    s = SioServer(ping_interval=6, ping_timeout=5)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def gw(gateway, sio_server):
+    # limits.upstream_timeout 2 s: a held polling GET only survives thanks to the route's upstream_timeout
+    return gateway(wslib.config({"sio": sio_server.port}, routes(), limits={"upstream_timeout": "2s"}))
+
+
+def client(port: int, token, transports, namespaces=None):
+    """Connect a python-socketio client; return (client or None, connect_error data, exception)."""
+    c = socketio.Client(reconnection=False)
+    errors = []
+
+    @c.event
+    def connect_error(data):
+        errors.append(data)
+
+    auth = None if token is None else ({"token": token} if isinstance(token, str) else token)
+    try:
+        c.connect(f"http://127.0.0.1:{port}", auth=auth, transports=transports, wait_timeout=5,
+                  namespaces=namespaces)
+    except socketio.exceptions.ConnectionError as e:
+        try:
+            c.disconnect()
+        except Exception:  # noqa: BLE001
+            pass
+        return None, errors, e
+    return c, errors, None
+
+
+TRANSPORTS = {"websocket": ["websocket"], "polling": ["polling"], "polling+upgrade": ["polling", "websocket"]}
+
+
+# ------------------------------------------------------------------------------------------------
+# python-socketio clients
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+def test_valid_token_connects_and_echoes(gw, sio_server, transport):
+    tok = mint()
+    c, errors, exc = client(gw.port, tok, TRANSPORTS[transport])
+    assert c is not None, f"valid token refused over {transport}: {exc!r} {errors}"
+    try:
+        assert c.call("echo", "hello", timeout=10) == "hello"
+        if transport == "polling+upgrade":
+            assert wslib.wait_for(lambda: c.transport() == "websocket", 5), "the websocket upgrade did not happen"
+            assert c.call("echo", "after-upgrade", timeout=10) == "after-upgrade"
+        big = "x" * 1_500_000  # ONLYOFFICE sends 1.5 MB text frames
+        assert c.call("echo", big, timeout=20) == big
+    finally:
+        c.disconnect()
+    assert sio_server.n_connects() == 1
+    assert sio_server.connects[0]["auth"] == {"token": tok}
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+@pytest.mark.parametrize("case", ["invalid", "expired", "missing-field", "no-auth"])
+def test_bad_token_refused_before_the_server_sees_connect(gw, sio_server, transport, case):
+    token = {"invalid": wslib.bad_signature(mint()),
+             "expired": mint(exp=int(time.time()) - 100),
+             "missing-field": {"session": "s"},
+             "no-auth": None}[case]
+    c, errors, exc = client(gw.port, token, TRANSPORTS[transport])
+    if c is not None:
+        c.disconnect()
+    assert c is None, f"{case} token accepted over {transport}"
+    time.sleep(0.3)
+    assert sio_server.n_connects() == 0, f"the socket.io server received a CONNECT: {sio_server.connects}"
+    reqs = sio_server.http_copy()
+    assert reqs, "the Engine.IO handshake should have reached the server (auth is on the CONNECT)"
+    if transport == "websocket":
+        assert errors and errors[0] == {"message": "not authorized"}, errors
+
+
+def test_refused_client_does_not_disturb_valid_one(gw, sio_server):
+    good, _, exc = client(gw.port, mint(), ["websocket"])
+    assert good is not None, exc
+    try:
+        for _ in range(3):
+            bad, _, _ = client(gw.port, "nope", ["websocket"])
+            assert bad is None
+        assert good.call("echo", 42, timeout=5) == 42
+    finally:
+        good.disconnect()
+    assert sio_server.n_connects() == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# raw Engine.IO over WebSocket
+# ------------------------------------------------------------------------------------------------
+def raw_ws(port):
+    c = RawWSClient(port, "/socket.io/?EIO=4&transport=websocket")
+    assert c.status == 101, (c.status, c.body)
+    c.sock.settimeout(10)
+    fin, op, payload = c.read_frame()
+    assert op == OP_TEXT and payload.startswith(b"0{"), payload  # Engine.IO open packet
+    return c, json.loads(payload[1:])
+
+
+def expect_refusal(c: RawWSClient):
+    fin, op, payload = c.read_frame()
+    assert (op, payload) == (OP_TEXT, b'44{"message":"not authorized"}'), (op, payload)
+    fin, op, payload = c.read_frame()
+    assert op == OP_CLOSE and wslib.parse_close(payload)[0] == 1008, (op, payload)
+
+
+@pytest.mark.parametrize("packet", [
+    "40", "40{}", '40{"token":""}', '40{"token":"garbage"}', '40{"token":42}', '40{"session":"s"}',
+    '40/admin,{"token":"garbage"}', "BAD-SIG"])
+def test_raw_refused_connect(gw, sio_server, packet):
+    if packet == "BAD-SIG":
+        packet = "40" + json.dumps({"token": wslib.bad_signature(mint())})
+    c, _ = raw_ws(gw.port)
+    try:
+        c.send_frame(OP_TEXT, packet.encode())
+        expect_refusal(c)
+    finally:
+        c.close()
+    time.sleep(0.2)
+    assert sio_server.n_connects() == 0
+
+
+def test_raw_engineio_ping_pong_before_connect_pass_through(gw, sio_server):
+    """A client may answer pings before it sends its CONNECT; those packets are not the CONNECT."""
+    c, opened = raw_ws(gw.port)
+    try:
+        c.sock.settimeout(opened["pingInterval"] / 1000 + 5)
+        fin, op, payload = c.read_frame()  # the server's ping after pingInterval
+        assert (op, payload) == (OP_TEXT, b"2"), payload
+        c.send_frame(OP_TEXT, b"3")  # pong
+        tok = mint()
+        c.send_frame(OP_TEXT, b"40" + json.dumps({"token": tok}).encode())
+        fin, op, payload = c.read_frame()
+        assert op == OP_TEXT and payload.startswith(b"40{"), payload  # CONNECT ack with sid
+        c.send_frame(OP_TEXT, b'420["echo","raw"]')
+        fin, op, payload = c.read_frame()
+        assert payload == b'430["raw"]', payload
+    finally:
+        c.close()
+    assert sio_server.n_connects() == 1
+
+
+def test_raw_valid_connect_with_namespace_and_split_frames(gw, sio_server):
+    """A CONNECT for a namespace; the text message sent as two fragments."""
+    c, _ = raw_ws(gw.port)
+    try:
+        pkt = b"40" + json.dumps({"token": mint(), "session": None}).encode()
+        c.send_frame(OP_TEXT, pkt[:7], fin=False)
+        c.send_frame(wslib.OP_CONT, pkt[7:], fin=True)
+        fin, op, payload = c.read_frame()
+        assert op == OP_TEXT and payload.startswith(b"40{"), payload
+    finally:
+        c.close()
+    assert sio_server.n_connects() == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# raw Engine.IO over long-polling
+# ------------------------------------------------------------------------------------------------
+def poll_open(port, host="gw.test"):
+    r = request(port, "GET", f"/socket.io/?EIO=4&transport=polling&t={time.time_ns()}", host=host)
+    assert r.status == 200 and r.body.startswith(b"0{"), r
+    return json.loads(r.body[1:])["sid"]
+
+
+def poll_post(port, sid, body: bytes, host="gw.test"):
+    return request(port, "POST", f"/socket.io/?EIO=4&transport=polling&sid={urllib.parse.quote(sid)}",
+                   host=host, headers=[("Content-Type", "text/plain;charset=UTF-8")], body=body)
+
+
+def poll_get(port, sid, host="gw.test", timeout=40):
+    from httpc import RawConn, build_request
+    with RawConn(port, timeout=timeout) as c:
+        c.send(build_request("GET", f"/socket.io/?EIO=4&transport=polling&sid={urllib.parse.quote(sid)}", host=host))
+        return c.read_response()
+
+
+@pytest.mark.parametrize("body", [b'40{"token":"garbage"}', b"40", b'2\x1e40{"token":"garbage"}',
+                                  b'40{"session":"s"}', b"BAD-SIG"])
+def test_polling_post_with_bad_connect_is_401_and_not_forwarded(gw, sio_server, body):
+    if body == b"BAD-SIG":
+        body = b"40" + json.dumps({"token": wslib.bad_signature(mint())}).encode()
+    sid = poll_open(gw.port)
+    r = poll_post(gw.port, sid, body)
+    assert r.status == 401, r
+    assert isinstance(r.error_json()["error"], str)
+    time.sleep(0.2)
+    assert sio_server.n_connects() == 0
+    posts = [x for x in sio_server.http_copy() if x["method"] == "POST"]
+    assert posts == [], f"the refused POST reached the server: {posts}"
+
+
+def test_polling_session_with_held_get_passes_route_upstream_timeout(gw, sio_server):
+    """The server holds a polling GET until it has something to send (here its ping after 6 s). The
+    gateway's default upstream_timeout is 2 s; the route says 30 s, so the GET must come back with 200."""
+    sid = poll_open(gw.port)
+    r = poll_post(gw.port, sid, b"40" + json.dumps({"token": mint()}).encode())
+    assert r.status == 200 and r.body == b"ok", r
+    r = poll_get(gw.port, sid)
+    assert r.status == 200 and r.body.startswith(b"40{"), r  # the CONNECT ack
+    t0 = time.monotonic()
+    r = poll_get(gw.port, sid)
+    dt = time.monotonic() - t0
+    assert r.status == 200 and r.body == b"2", (dt, r)
+    assert dt >= 4.0, f"the GET came back after {dt:.1f}s: it was not held, the test proves nothing"
+    assert sio_server.n_connects() == 1
+
+
+def test_polling_held_get_without_route_timeout_is_504(gw, sio_server):
+    """Control for the test above: the same held GET on a route without upstream_timeout is cut at 2 s."""
+    sid = poll_open(gw.port, host="short.test")
+    r = poll_post(gw.port, sid, b"40" + json.dumps({"token": mint()}).encode(), host="short.test")
+    assert r.status == 200, r
+    poll_get(gw.port, sid, host="short.test")
+    t0 = time.monotonic()
+    r = poll_get(gw.port, sid, host="short.test")
+    dt = time.monotonic() - t0
+    assert r.status == 504 and 1.5 <= dt <= 4, (dt, r)
