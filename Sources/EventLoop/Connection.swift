@@ -27,8 +27,11 @@ extension ConnectionDelegate {
 /// queued and the write source is resumed until the queue drains. Reads can be paused for back-pressure.
 public final class Connection: @unchecked Sendable {
     public let fd: Int32
-    public unowned let loop: EventLoop
-    public weak var delegate: ConnectionDelegate?
+    /// Loops live as long as the process.
+    public unowned(unsafe) let loop: EventLoop
+    /// Held strongly (a weak reference would put every retain of the delegate on the slow side-table
+    /// path); the reference is dropped when the connection closes, which breaks the cycle.
+    public var delegate: ConnectionDelegate?
     public let peerAddress: String
 
     private var readSource: DispatchSourceRead?
@@ -321,6 +324,7 @@ public final class Connection: @unchecked Sendable {
         }
         let d = delegate
         d?.connectionDidClose(self, error: error)
+        delegate = nil
     }
 
     /// Resets the connection (RST) instead of an orderly FIN, e.g. for an aborted response.

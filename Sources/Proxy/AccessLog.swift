@@ -20,7 +20,7 @@ struct AccessRecord {
 /// Thread-safety: confined to its loop's queue.
 final class AccessLog {
     private var buffer: [UInt8] = []
-    private unowned let loop: EventLoop
+    private unowned(unsafe) let loop: EventLoop
     private var flushScheduled = false
 
     init(loop: EventLoop) { self.loop = loop; buffer.reserveCapacity(16384) }

@@ -10,7 +10,7 @@ import WebSocket
 /// Thread-safety: confined to the loop queue of `conn`.
 final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
     let conn: Connection
-    unowned let ctx: LoopContext
+    unowned(unsafe) let ctx: LoopContext   // loop contexts live as long as the runtime
     private var parser: HTTPRequestParser
     private var inbuf = ByteQueue()
     private var processing = false

@@ -34,8 +34,9 @@ struct TunnelAuth {
 final class Tunnel: ConnectionDelegate, TimedObject {
     let client: Connection
     let upstream: Connection
-    unowned let ctx: LoopContext
-    private weak var session: ClientSession?
+    unowned(unsafe) let ctx: LoopContext
+    /// Released when the tunnel ends.
+    private var session: ClientSession?
     private var auth: TunnelAuth
     private let idleTimeout: UInt64
     private var lastActivity: UInt64
@@ -271,6 +272,8 @@ final class Tunnel: ConnectionDelegate, TimedObject {
         if !client.isClosed || !upstream.isClosed {
             // Whichever side still flushes reports its close to us; the session is released now.
         }
-        session?.tunnelEnded()
+        let s = session
+        session = nil
+        s?.tunnelEnded()
     }
 }

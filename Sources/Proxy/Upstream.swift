@@ -17,8 +17,9 @@ protocol UpstreamOwner: AnyObject {
 final class UpstreamConn: ConnectionDelegate, TimedObject {
     let conn: Connection
     let key: String
-    unowned let pool: UpstreamPool
-    weak var owner: UpstreamOwner?
+    unowned(unsafe) let pool: UpstreamPool
+    /// The session it serves; cleared whenever it is released (pool, close), which breaks the cycle.
+    var owner: UpstreamOwner?
     var connected = false
     var reused = false
     var inPool = false
@@ -67,7 +68,7 @@ final class UpstreamPool {
     private var idle: [String: [UpstreamConn]] = [:]
     let idleTimeout: UInt64 = 60_000_000_000
     let maxIdlePerServer = 256
-    unowned let loop: EventLoop
+    unowned(unsafe) let loop: EventLoop
 
     init(loop: EventLoop) { self.loop = loop }
 

@@ -211,9 +211,9 @@ def mint(alg: str, key, payload: dict, header: dict | None = None) -> str:
             return hs_token(bytes(key), payload, alg, header)  # joserfc refuses short/odd secrets; same bytes
         raise ValueError("bytes key for a non-HMAC algorithm")
     k = key.jwk(h.get("kid")) if isinstance(key, KeyPair) else key
-    registry = jws.JWSRegistry(algorithms=[alg])
-    return jws.serialize_compact(h, json.dumps(payload, separators=(",", ":")).encode(), k, algorithms=[alg],
-                                 registry=registry)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # joserfc warns that EdDSA is deprecated (RFC 9864); we still mint it
+        return jws.serialize_compact(h, json.dumps(payload, separators=(",", ":")).encode(), k, algorithms=[alg])
 
 
 def mint_hs_joserfc(alg: str, secret: bytes, payload: dict, header: dict | None = None) -> str:

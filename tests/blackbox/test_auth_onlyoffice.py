@@ -119,12 +119,11 @@ def one(upstream) -> dict:
     return recs[0]
 
 
-def route_of(gw):
-    """Route of the last request, once its access-log line is there (requests in a test are sequential)."""
-    n = len(gw.access_log())
-    entries = wait_log(gw, n=max(n, 1))
-    assert entries, "no access-log line"
-    return entries[-1]["route"]
+def route_of(gw, n: int = 1):
+    """Route of the n-th request made to this gateway, once its access-log line is there."""
+    entries = wait_log(gw, n=n)
+    assert len(entries) >= n, f"no access-log line {n}: {entries}"
+    return entries[n - 1]["route"]
 
 
 def post_json(port, target, body: bytes, headers=(), host="docs.example.com"):

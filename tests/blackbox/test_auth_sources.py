@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from authlib import agw, assert_denied, bearer, claims, hs_token, hvals, keyring, tamper_signature  # noqa: F401 (fixtures)
+from authlib import (agw, assert_denied, bearer, claims, hs_token, hvals, keyring,  # noqa: F401 (fixtures)
+                     tamper_signature, wait_log)
 from httpc import RawConn, build_request, chunk_encode, request
 
 
