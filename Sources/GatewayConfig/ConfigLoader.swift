@@ -8,6 +8,14 @@ public enum ConfigLoader {
     /// Relative file paths inside the file (secrets, keys, JWKS, certificates) are resolved against the
     /// directory of `path`.
     public static func load(path: String) -> (config: GatewayConfig?, diagnostics: [Diagnostic]) {
+        let (config, diagnostics) = loadBestEffort(path: path)
+        return (diagnostics.contains { $0.severity == .error } ? nil : config, diagnostics)
+    }
+
+    /// Like `load`, but also returns what could be built when there are errors (entries with errors left
+    /// out), so later stages can add their own diagnostics (e.g. loading the key sets that did parse) and
+    /// `check` reports every problem at once. Never use a config returned with errors to serve traffic.
+    public static func loadBestEffort(path: String) -> (config: GatewayConfig?, diagnostics: [Diagnostic]) {
         let fd = open(path, O_RDONLY)
         if fd < 0 {
             let reason = String(cString: strerror(errno))
@@ -20,11 +28,17 @@ public enum ConfigLoader {
         guard let text = String(data: data, encoding: .utf8) else {
             return (nil, [Diagnostic(file: path, line: 1, column: 1, path: "", message: "the file is not valid UTF-8")])
         }
-        return parse(yaml: text, file: path)
+        return parseBestEffort(yaml: text, file: path)
     }
 
     /// Parses route-file text; `file` names it in diagnostics (and its directory anchors relative paths).
     public static func parse(yaml: String, file: String) -> (config: GatewayConfig?, diagnostics: [Diagnostic]) {
+        let (config, diagnostics) = parseBestEffort(yaml: yaml, file: file)
+        return (diagnostics.contains { $0.severity == .error } ? nil : config, diagnostics)
+    }
+
+    /// See `loadBestEffort`.
+    public static func parseBestEffort(yaml: String, file: String) -> (config: GatewayConfig?, diagnostics: [Diagnostic]) {
         let loader = Loader(file: file)
         let root: Node?
         do {
@@ -36,9 +50,7 @@ public enum ConfigLoader {
             return (nil, [Diagnostic(file: file, line: 1, column: 1, path: "", message: "the file is empty")])
         }
         let config = loader.document(root)
-        let diagnostics = loader.diagnostics
-        let failed = diagnostics.contains { $0.severity == .error }
-        return (failed ? nil : config, diagnostics)
+        return (config, loader.diagnostics)
     }
 }
 

@@ -188,8 +188,9 @@ extension Loader {
             } else if let list = stringList(a, ap, allowSingle: false) {
                 for (text, n) in list {
                     if text.lowercased() == "none" {
+                        // Reported; the rest of the list is kept for the best-effort model (`check` then
+                        // also loads the key and reports its problems; an errored file never serves).
                         error(n, ap, "alg none cannot be configured")
-                        algorithmsOK = false
                     } else if let alg = JWTAlgorithm(rawValue: text) {
                         if algorithms.contains(alg) {
                             error(n, ap, "\(text) is listed twice")
@@ -203,7 +204,6 @@ extension Loader {
                         } else {
                             error(n, ap, "unknown algorithm \"\(text)\" (known: \(known.joined(separator: ", ")))")
                         }
-                        algorithmsOK = false
                     }
                 }
             } else {
@@ -268,7 +268,7 @@ extension Loader {
             break
         }
 
-        guard algorithmsOK, let material, let aNode = f.value("algorithms") else { return nil }
+        guard algorithmsOK, !algorithms.isEmpty, let material, let aNode = f.value("algorithms") else { return nil }
         return KeySet(name: name, algorithms: algorithms, material: material,
                       location: location(keyNode, path), algorithmsLocation: location(aNode, ap))
     }
@@ -324,6 +324,7 @@ extension Loader {
         default:
             let resolved = resolve(text)
             if let attrs = try? FileManager.default.attributesOfItem(atPath: resolved),
+               attrs[.type] as? FileAttributeType == .typeRegular,
                let mode = (attrs[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {
                 warning(v, f.path(key), "secret file \"\(resolved)\" is accessible by group or others (mode \(String(format: "%04o", mode & 0o7777))); chmod 600 it")
             }

@@ -57,6 +57,11 @@ public final class RouteAuth: Sendable {
         }
     }
 
+    /// Whether a source other than `{ body: }` comes after position `index`.
+    public func hasSources(after index: Int) -> Bool {
+        sources.dropFirst(index + 1).contains { if case .body = $0 { return false } else { return true } }
+    }
+
     public var needsBody: Bool { sources.contains { if case .body = $0 { return true } else { return false } } }
 }
 
@@ -120,7 +125,7 @@ extension RouteAuth {
     /// Finds the token, verifies it with the route's verifier (through the loop's cache) and checks claims.
     /// `body` is the request body when a `{ body: FIELD }` source asked for it (`needBody`).
     public func authenticate(_ head: HTTPRequestHead, now: Double, cache: inout TokenCache,
-                             body: [UInt8]? = nil, bodyIndex: Int? = nil) -> AuthResult {
+                             body: [UInt8]? = nil, bodyIndex: Int? = nil, skippingBody: Bool = false) -> AuthResult {
         var search: TokenSearch
         if let body, let bodyIndex, case .body(let field) = sources[bodyIndex] {
             search = .missing
@@ -136,7 +141,7 @@ extension RouteAuth {
                 search = later
             }
         } else {
-            search = TokenExtractor.search(head, sources: sources)
+            search = TokenExtractor.search(head, sources: sources, skippingBody: skippingBody)
         }
         switch search {
         case .needBody(let field, let index):

@@ -13,39 +13,7 @@ public enum PolicyCompiler {
     public static func compile(_ config: GatewayConfig, generation: Int = 0,
                                environment: some KeyEnvironment = SystemKeyEnvironment(),
                                resolve: (String) -> String? = { $0 }) -> (policy: GatewayPolicy?, diagnostics: [Diagnostic]) {
-        var diags: [Diagnostic] = []
-        // Key sets: parsed once into EVP_PKEYs / HMAC keys, pinned to their algorithms.
-        var keySets: [String: JWT.KeySet] = [:]
-        for k in config.keys {
-            let algs = k.algorithms.compactMap { JWSAlgorithm(rawValue: $0.rawValue) }
-            let material: JWT.KeyMaterial
-            switch k.material {
-            case .secret(let s):
-                let enc = JWT.SecretEncoding(rawValue: s.encoding.rawValue) ?? .raw
-                switch s.origin {
-                case .value(let v): material = .secret(.value(v), encoding: enc)
-                case .env(let v): material = .secret(.env(v), encoding: enc)
-                case .file(let v): material = .secret(.file(v), encoding: enc)
-                case .credential(let v): material = .secret(.credential(v), encoding: enc)
-                }
-            case .publicKey(let p): material = .publicKeyPEM(pemSource(p))
-            case .certificate(let p): material = .certificatePEM(pemSource(p))
-            case .jwks(let j):
-                switch j.origin {
-                case .file(let f): material = .jwks(.file(f))
-                case .url:
-                    diags.append(j.location.error("remote JWKS (`url`) is not implemented yet; use `jwks: { file: PATH }`"))
-                    continue
-                }
-            }
-            do {
-                let (set, warnings) = try JWT.KeySet.load(KeySetSpec(name: k.name, algorithms: algs, material: material), environment: environment)
-                keySets[k.name] = set
-                for w in warnings { diags.append(k.material.location.warning(w)) }
-            } catch {
-                diags.append(k.material.location.error(error.message))
-            }
-        }
+        var (keySets, diags) = loadKeySets(config, environment: environment)
         let l = config.limits
         var limits = RuntimeLimits()
         limits.maxHeaderBytes = l.maxHeaderBytes
@@ -162,6 +130,46 @@ public enum PolicyCompiler {
                               generation: generation), diags)
     }
 
+    /// Every key set parsed once into EVP_PKEYs / HMAC keys, pinned to its algorithms; load problems as
+    /// diagnostics at the key set's position. Also used on a config that has other errors, so `check`
+    /// reports key problems in the same run.
+    public static func loadKeySets(_ config: GatewayConfig, environment: some KeyEnvironment = SystemKeyEnvironment())
+        -> ([String: JWT.KeySet], [Diagnostic]) {
+        var diags: [Diagnostic] = []
+        var keySets: [String: JWT.KeySet] = [:]
+        for k in config.keys {
+            let algs = k.algorithms.compactMap { JWSAlgorithm(rawValue: $0.rawValue) }
+            let material: JWT.KeyMaterial
+            switch k.material {
+            case .secret(let s):
+                let enc = JWT.SecretEncoding(rawValue: s.encoding.rawValue) ?? .raw
+                switch s.origin {
+                case .value(let v): material = .secret(.value(v), encoding: enc)
+                case .env(let v): material = .secret(.env(v), encoding: enc)
+                case .file(let v): material = .secret(.file(v), encoding: enc)
+                case .credential(let v): material = .secret(.credential(v), encoding: enc)
+                }
+            case .publicKey(let p): material = .publicKeyPEM(pemSource(p))
+            case .certificate(let p): material = .certificatePEM(pemSource(p))
+            case .jwks(let j):
+                switch j.origin {
+                case .file(let f): material = .jwks(.file(f))
+                case .url:
+                    diags.append(j.location.error("remote JWKS (`url`) is not implemented yet; use `jwks: { file: PATH }`"))
+                    continue
+                }
+            }
+            do {
+                let (set, warnings) = try JWT.KeySet.load(KeySetSpec(name: k.name, algorithms: algs, material: material), environment: environment)
+                keySets[k.name] = set
+                for w in warnings { diags.append(k.material.location.warning(w)) }
+            } catch {
+                diags.append(k.material.location.error(error.message))
+            }
+        }
+        return (keySets, diags)
+    }
+
     static func pemSource(_ p: PEMSource) -> MaterialSource {
         switch p.origin {
         case .file(let f): return .file(f)
@@ -194,13 +202,13 @@ public struct SystemKeyEnvironment: KeyEnvironment, Sendable {
 
     public func readFile(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ReadError(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ReadError(description: String(cString: strerror(errno))) }
         defer { close(fd) }
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw ReadError(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+            if n < 0 { if errno == EINTR { continue }; throw ReadError(description: String(cString: strerror(errno))) }
             if n == 0 { break }
             out.append(contentsOf: buf[0..<n])
             if out.count > 16 << 20 { throw ReadError(description: "\(path) is larger than 16 MiB") }

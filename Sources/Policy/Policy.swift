@@ -20,9 +20,14 @@ public struct RuntimeLimits: Sendable {
 
 /// One upstream server (`http://host:port`).
 public struct UpstreamServer: Sendable, Equatable {
-    public var host: String
-    public var port: Int
-    public init(host: String, port: Int) { self.host = host; self.port = port }
+    public let host: String
+    public let port: Int
+    /// `host:port` (`[v6]:port`): the pool key and the access log's `upstream`.
+    public let key: String
+    public init(host: String, port: Int) {
+        self.host = host; self.port = port
+        self.key = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
 }
 
 public struct UpstreamGroup: Sendable {

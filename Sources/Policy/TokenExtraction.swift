@@ -27,7 +27,10 @@ public enum TokenExtractor {
     /// Looks through `sources` in order; the first source that is present is the token, even when it turns out
     /// invalid (a later source is never tried in its place). Header prefixes such as `"Bearer "` are matched
     /// case-insensitively (RFC 6750 / RFC 9110 §11.1: the auth scheme is case-insensitive).
-    public static func search(_ head: HTTPRequestHead, sources: [TokenLocation], from start: Int = 0) -> TokenSearch {
+    /// With `skippingBody`, `{ body: FIELD }` sources are passed over (a body that cannot carry the token:
+    /// too large, or not JSON while later sources exist).
+    public static func search(_ head: HTTPRequestHead, sources: [TokenLocation], from start: Int = 0,
+                              skippingBody: Bool = false) -> TokenSearch {
         var i = start
         while i < sources.count {
             switch sources[i] {
@@ -49,7 +52,7 @@ public enum TokenExtractor {
                     if let v = cookieValue(c, name: name) { return .found(v, index: i) }
                 }
             case .body(let field):
-                if head.framing != .none { return .needBody(field: field, index: i) }
+                if head.framing != .none && !skippingBody { return .needBody(field: field, index: i) }
             case .subprotocol(let prefix):
                 for v in head.fields.values("sec-websocket-protocol") {
                     for part in v.split(separator: ",") {

@@ -289,7 +289,21 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
             case .deny(let d):
                 return deny(ex, d)
             case .needBody(_, let index):
-                if case .contentLength(let n) = head.framing, n > UInt64(policy.limits.maxAuthBodyBytes) {
+                var tooLarge = false
+                if case .contentLength(let n) = head.framing, n > UInt64(policy.limits.maxAuthBodyBytes) { tooLarge = true }
+                let contentType = head.fields["content-type"]?.lowercased()
+                let notJSON = contentType.map { !$0.contains("json") } ?? false
+                if (tooLarge || notJSON) && auth.hasSources(after: index) {
+                    // This body cannot carry the token (an upload, a form): the later sources decide, and the
+                    // body streams through untouched.
+                    switch auth.authenticate(head, now: wallClockSeconds(), cache: &ctx.tokenCache, skippingBody: true) {
+                    case .deny(let d): return deny(ex, d)
+                    case .allow(let g): grant(ex, g)
+                    case .needBody, .socketIO: return deny(ex, AuthDenial(status: 400, outcome: "malformed", error: "bad_request", wwwAuthenticate: nil))
+                    }
+                    return beginForward(ex)
+                }
+                if tooLarge {
                     ex.authOutcome = "malformed"
                     return finishLocal(ex, LocalResponse(status: 413, error: "payload_too_large",
                                                          reason: "a body that carries the token may not exceed \(policy.limits.maxAuthBodyBytes) bytes", close: true))
@@ -373,7 +387,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         guard !group.servers.isEmpty else { return finishLocal(ex, .badGateway("upstream \(group.name) has no servers")) }
         let server = group.servers[ctx.nextServer(route.upstream, count: group.servers.count)]
         ex.server = server
-        ex.serverKey = server.host.contains(":") ? "[\(server.host)]:\(server.port)" : "\(server.host):\(server.port)"
+        ex.serverKey = server.key
         var target = ex.grant?.target ?? head.target
         var prefix: String? = nil
         if let sp = route.stripPrefix, target.hasPrefix(sp) {
@@ -417,9 +431,11 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
                 if !body.isEmpty {
                     Rewrite.appendHex(body.count, into: &bytes); bytes += [0x0D, 0x0A]; bytes += body; bytes += [0x0D, 0x0A]
                 }
-                bytes += [0x30, 0x0D, 0x0A]
-                Rewrite.appendFields(Rewrite.trailerFields(ex.authTrailers), into: &bytes)
-                bytes += [0x0D, 0x0A]
+                if ex.requestDone {
+                    bytes += [0x30, 0x0D, 0x0A]
+                    Rewrite.appendFields(Rewrite.trailerFields(ex.authTrailers), into: &bytes)
+                    bytes += [0x0D, 0x0A]
+                }
             } else {
                 bytes += body
             }
@@ -462,6 +478,18 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         ex.requestBodyBytes += UInt64(bytes.count)
         if ex.collectingAuthBody {
             if ex.requestBodyBytes > UInt64(ex.policy.limits.maxAuthBodyBytes) {
+                if let auth = ex.route?.auth, let index = ex.authBodyIndex, ex.socketIOField == nil, auth.hasSources(after: index) {
+                    // Larger than a token-carrying body may be (chunked, so unknown up front): the later
+                    // sources decide; what was read goes first, the rest streams.
+                    ex.authBodyIndex = nil
+                    ex.authBody?.append(contentsOf: bytes)
+                    switch auth.authenticate(ex.head, now: wallClockSeconds(), cache: &ctx.tokenCache, skippingBody: true) {
+                    case .deny(let d): return deny(ex, d)
+                    case .allow(let g): grant(ex, g)
+                    case .needBody, .socketIO: return deny(ex, AuthDenial(status: 400, outcome: "malformed", error: "bad_request", wwwAuthenticate: nil))
+                    }
+                    return beginForward(ex)
+                }
                 ex.authOutcome = "malformed"
                 return finishLocal(ex, LocalResponse(status: 413, error: "payload_too_large",
                                                      reason: "a body that carries the token may not exceed \(ex.policy.limits.maxAuthBodyBytes) bytes", close: true))
@@ -840,7 +868,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
     /// Token-bearing query parameters never reach the log: the route's and the usual names.
     static let alwaysRedacted = ["access_token", "token", "jwt", "id_token", "auth", "authorization"]
     private func redactedTarget(_ target: String, route: CompiledRoute?) -> String {
-        guard target.contains("?") else { return target }
+        guard target.utf8.contains(UInt8(ascii: "?")) else { return target }
         return TokenExtractor.redactingQueryParameters(target, names: Self.alwaysRedacted + (route?.auth?.queryNames ?? []))
     }
 }

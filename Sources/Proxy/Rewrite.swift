@@ -23,6 +23,26 @@ enum Rewrite {
         return false
     }
 
+    /// Like `isNamed`, but `_` and `-` count as the same: CGI/WSGI-style upstreams map both to one variable, so
+    /// a client's `X_User_Id` could otherwise stand in for the `X-User-Id` the gateway sets.
+    static func isNamedIgnoringUnderscores(_ name: String, in list: [String]) -> Bool {
+        for n in list {
+            var a = name, b = n
+            let same = a.withUTF8 { ua in b.withUTF8 { ub -> Bool in
+                guard ua.count == ub.count else { return false }
+                for i in 0..<ua.count {
+                    var x = ua[i] | ((ua[i] >= 65 && ua[i] <= 90) ? 0x20 : 0), y = ub[i] | ((ub[i] >= 65 && ub[i] <= 90) ? 0x20 : 0)
+                    if x == 0x5F { x = 0x2D }
+                    if y == 0x5F { y = 0x2D }
+                    if x != y { return false }
+                }
+                return true
+            } }
+            if same { return true }
+        }
+        return false
+    }
+
     /// The fields to forward upstream for a request: hop-by-hop removed, X-Forwarded-* set.
     static func requestFields(_ head: HTTPRequestHead, peer: String, trustedPeer: Bool, removing extra: [String],
                               forwardedPrefix: String?) -> HTTPFields {
@@ -37,7 +57,7 @@ enum Rewrite {
             let n = f.name
             if isNamed(n, in: hopByHop) || asciiCaseInsensitiveEquals(n, "expect") { continue }
             if !named.isEmpty && isNamed(n, in: named) { continue }
-            if !extra.isEmpty && isNamed(n, in: extra) { continue }
+            if !extra.isEmpty && isNamedIgnoringUnderscores(n, in: extra) { continue }
             if asciiCaseInsensitiveEquals(n, "x-forwarded-for") { xff = xff.map { $0 + ", " + f.value } ?? f.value; continue }
             if asciiCaseInsensitiveEquals(n, "x-forwarded-proto") { if xfProto == nil { xfProto = f.value }; continue }
             if asciiCaseInsensitiveEquals(n, "x-forwarded-host") { if xfHost == nil { xfHost = f.value }; continue }

@@ -56,8 +56,13 @@ func resolveHost(_ host: String) -> String? {
 
 /// Loads and compiles a route file; every diagnostic is returned, the policy only when there is no error.
 func loadPolicy(path: String, generation: Int) -> (GatewayPolicy?, [Diagnostic]) {
-    let (config, diags) = ConfigLoader.load(path: path)
+    let (config, diags) = ConfigLoader.loadBestEffort(path: path)
     guard let config else { return (nil, diags) }
+    if diags.contains(where: { $0.severity == .error }) {
+        // Still load the key sets that parsed, so one `check` shows their problems too.
+        let (_, keyDiags) = PolicyCompiler.loadKeySets(config)
+        return (nil, diags + keyDiags.filter { $0.severity == .error })
+    }
     let (policy, more) = PolicyCompiler.compile(config, generation: generation, resolve: resolveHost)
     return (policy, diags + more)
 }

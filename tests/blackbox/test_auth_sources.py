@@ -140,6 +140,8 @@ def test_cookie_token(agw, upstream, tok, cookie):
     r = request(agw.port, "GET", "/s/c/page", headers=[("Cookie", value)])
     assert r.status == 200, r
     assert hvals(only_request(upstream), "cookie") == [value], "the Cookie field is forwarded unchanged"
+    wait_log(agw)
+    no_token_in_log(agw, tok)
 
 
 def test_cookie_with_similar_name_is_missing(agw, upstream, tok):
@@ -216,8 +218,37 @@ def test_body_larger_than_auth_limit_refused(agw, upstream, tok):
     forward the request unauthenticated."""
     body = json.dumps({"token": tok, "pad": "x" * 70000}).encode()
     r = body_request(agw.port, "/s/b/command", body)
-    assert r.status in (401, 413), r
+    assert r.status == 413, r
+    assert r.error_json()["error"] == "payload_too_large", r
     assert upstream.requests() == []
+
+
+@pytest.mark.parametrize("ctype,body", [
+    ("multipart/form-data; boundary=XyZ",
+     b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.docx"\r\n\r\nPK\x03\x04\r\n--XyZ--\r\n'),
+    ("application/xml", b"<convert><token>not-here</token></convert>"),
+    ("application/json", b"[1, 2, 3]"),
+    ("application/json", b""),
+])
+def test_body_source_not_a_json_object_falls_through_to_header(agw, upstream, tok, ctype, body):
+    r = request(agw.port, "POST", "/s/o/up", headers=[("Content-Type", ctype), bearer(tok)], body=body)
+    assert r.status == 200, r
+    rec = only_request(upstream)
+    assert rec["body_len"] == len(body) and rec["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_large_non_json_upload_with_header_token(agw, upstream, tok):
+    """A multipart upload far larger than max_auth_body_bytes (64 KiB here) cannot hold a top-level JSON
+    `token`: with a valid header token it must be forwarded whole (ONLYOFFICE /converter/from-file, /upload
+    take up to 100 MiB), not refused with 413."""
+    part = bytes(range(256)) * 1024  # 256 KiB
+    body = (b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="big.docx"\r\n'
+            b"Content-Type: application/octet-stream\r\n\r\n" + part + b"\r\n--XyZ--\r\n")
+    r = request(agw.port, "POST", "/s/o/upload",
+                headers=[("Content-Type", "multipart/form-data; boundary=XyZ"), bearer(tok)], body=body)
+    assert r.status == 200, r
+    rec = only_request(upstream)
+    assert rec["body_len"] == len(body) and rec["body_sha256"] == hashlib.sha256(body).hexdigest()
 
 
 def test_body_token_invalid_signature(agw, upstream, tok):

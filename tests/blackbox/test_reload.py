@@ -9,9 +9,8 @@ import signal
 import threading
 import time
 
-import pytest
 
-from authlib import auth_config, bearer, claims, hs_token, hvals, keyring  # noqa: F401
+from authlib import auth_config, bearer, claims, hs_token, keyring  # noqa: F401 (fixture)
 from httpc import ProtocolError, RawConn, build_request, request
 
 OK_RE = re.compile(r"^portcullis: configuration reloaded \(generation (\d+)\)$", re.M)

@@ -317,7 +317,9 @@ def test_raw_handshake_101_fields(gw, raw_up):
 
 
 def test_upstream_connection_not_reused_after_tunnel(gw, raw_up):
-    for i in range(3):
+    """After a tunnel ends, its upstream connection must not go back to the keep-alive pool: a following
+    plain request gets a fresh upstream connection (the raw upstream would choke on HTTP inside a tunnel)."""
+    for i in range(2):
         c = RawWSClient(gw.port, "/raw/echo")
         assert c.status == 101
         c.send_frame(wslib.OP_TEXT, b"%d" % i)
@@ -326,5 +328,32 @@ def test_upstream_connection_not_reused_after_tunnel(gw, raw_up):
         assert c.read_frame()[1] == wslib.OP_CLOSE
         c.close()
     time.sleep(0.2)
+    for _ in range(3):
+        assert request(gw.port, "GET", "/raw/status?code=200").status == 200
     recs = raw_up.records_copy()
-    assert len(recs) == 3 and all(r["path"] == "/raw/echo" for r in recs), recs
+    assert [r["path"] for r in recs][:2] == ["/raw/echo", "/raw/echo"], recs
+    assert all(r["error"] is None for r in recs), [r["error"] for r in recs]
+    assert all(x["op"] in (wslib.OP_TEXT, wslib.OP_CLOSE) for r in recs[:2] for x in r["received"]), recs[:2]
+
+
+def test_connection_header_with_keep_alive_and_upgrade(gw, raw_up):
+    """Firefox sends `Connection: keep-alive, Upgrade`."""
+    c = RawWSClient(gw.port, "/raw/echo", connection="keep-alive, Upgrade")
+    try:
+        assert c.status == 101, (c.status, c.body)
+        c.send_frame(wslib.OP_TEXT, b"ff")
+        assert c.read_frame()[2] == b"ff"
+    finally:
+        c.close()
+
+
+def test_global_tunnel_idle_timeout(gateway, ws_up):
+    g = gateway(wslib.config({"wsup": ws_up.port, "raw": 1}, routes(), limits={"tunnel_idle_timeout": "1s"}))
+    with ws_connect(g.port, "/ws/echo", mint()) as ws:
+        ws.send("x")
+        assert ws.recv(timeout=5) == "x"
+        t0 = time.monotonic()
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=6)
+        dt = time.monotonic() - t0
+    assert 0.7 <= dt <= 3.5, f"idle tunnel closed after {dt:.2f}s, limits.tunnel_idle_timeout is 1s"

@@ -420,7 +420,8 @@ class RawWSUpstream:
 class RawWSClient:
     """Blocking socket client: handshake by hand, strict frame reader (server frames must be unmasked)."""
 
-    def __init__(self, port: int, target: str, headers=(), rcvbuf: int | None = None, timeout: float = 10):
+    def __init__(self, port: int, target: str, headers=(), rcvbuf: int | None = None, timeout: float = 10,
+                 connection: str = "Upgrade"):
         self.sock = socket.socket()
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -428,7 +429,7 @@ class RawWSClient:
         self.sock.connect(("127.0.0.1", port))
         self.buf = bytearray()
         self.key = base64.b64encode(os.urandom(16)).decode()
-        req = (f"GET {target} HTTP/1.1\r\nHost: gw.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        req = (f"GET {target} HTTP/1.1\r\nHost: gw.test\r\nUpgrade: websocket\r\nConnection: {connection}\r\n"
                f"Sec-WebSocket-Key: {self.key}\r\nSec-WebSocket-Version: 13\r\n")
         for k, v in headers:
             req += f"{k}: {v}\r\n"
@@ -528,7 +529,11 @@ class SioServer:
 
         @sio.event
         async def connect(sid, environ, auth):
-            self.connects.append({"sid": sid, "auth": auth, "t": time.monotonic()})
+            self.connects.append({"sid": sid, "auth": auth, "t": time.monotonic(), "ns": "/"})
+
+        async def connect_admin(sid, environ, auth):
+            self.connects.append({"sid": sid, "auth": auth, "t": time.monotonic(), "ns": "/admin"})
+        sio.on("connect", connect_admin, namespace="/admin")
 
         @sio.event
         async def echo(sid, data):
