@@ -16,7 +16,7 @@ debug:
 	$(SWIFT) build
 
 unit: deps           ## Swift unit tests (pure parts: parser, JWT engine, config, policy)
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 
 blackbox: build      ## the real binary in front of real upstreams, driven by curl, raw sockets and Python clients
 	PORTCULLIS_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/blackbox
@@ -28,7 +28,7 @@ check-example: build
 	ONLYOFFICE_JWT_SECRET=example-secret-of-32-bytes-long!! $(BIN) check --config gateway.conf.example
 
 test: deps           ## everything CI runs
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 	$(SWIFT) build -c release --product portcullis
 	ONLYOFFICE_JWT_SECRET=example-secret-of-32-bytes-long!! $(BIN) check --config gateway.conf.example
 	PORTCULLIS_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/blackbox
