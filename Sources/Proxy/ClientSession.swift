@@ -296,12 +296,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
                 if (tooLarge || notJSON) && auth.hasSources(after: index) {
                     // This body cannot carry the token (an upload, a form): the later sources decide, and the
                     // body streams through untouched.
-                    switch auth.authenticate(head, now: wallClockSeconds(), cache: &ctx.tokenCache, skippingBody: true) {
-                    case .deny(let d): return deny(ex, d)
-                    case .allow(let g): grant(ex, g)
-                    case .needBody, .socketIO: return deny(ex, AuthDenial(status: 400, outcome: "malformed", error: "bad_request", wwwAuthenticate: nil))
-                    }
-                    return beginForward(ex)
+                    return authenticateWithoutBody(ex, auth)
                 }
                 if tooLarge {
                     ex.authOutcome = "malformed"
@@ -346,6 +341,17 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         var extra = HTTPFields()
         if let w = d.wwwAuthenticate { extra.append("WWW-Authenticate", w) }
         finishLocal(ex, LocalResponse(status: d.status, error: d.error, reason: d.outcome, extraFields: extra))
+    }
+
+    /// The body cannot carry the token (too large, or not JSON while later sources exist): the other sources
+    /// decide, and the body streams through.
+    private func authenticateWithoutBody(_ ex: Exchange, _ auth: RouteAuth) {
+        switch auth.authenticate(ex.head, now: wallClockSeconds(), cache: &ctx.tokenCache, skippingBody: true) {
+        case .deny(let d): return deny(ex, d)
+        case .allow(let g): grant(ex, g)
+        case .needBody, .socketIO: return deny(ex, AuthDenial(status: 400, outcome: "malformed", error: "bad_request", wwwAuthenticate: nil))
+        }
+        beginForward(ex)
     }
 
     /// The whole body has been read for a `{ body: FIELD }` token source.
@@ -483,12 +489,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
                     // sources decide; what was read goes first, the rest streams.
                     ex.authBodyIndex = nil
                     ex.authBody?.append(contentsOf: bytes)
-                    switch auth.authenticate(ex.head, now: wallClockSeconds(), cache: &ctx.tokenCache, skippingBody: true) {
-                    case .deny(let d): return deny(ex, d)
-                    case .allow(let g): grant(ex, g)
-                    case .needBody, .socketIO: return deny(ex, AuthDenial(status: 400, outcome: "malformed", error: "bad_request", wwwAuthenticate: nil))
-                    }
-                    return beginForward(ex)
+                    return authenticateWithoutBody(ex, auth)
                 }
                 ex.authOutcome = "malformed"
                 return finishLocal(ex, LocalResponse(status: 413, error: "payload_too_large",
