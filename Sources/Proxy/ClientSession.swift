@@ -1,6 +1,7 @@
 import EventLoop
 import Glibc
 import HTTPCore
+import Admin
 import JWT
 import Policy
 import WebSocket
@@ -63,6 +64,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         var authBody: [UInt8]?
         var authTrailers = HTTPFields()
         var sentContinue = false
+        var forwardStart: UInt64 = 0
         var collectingAuthBody: Bool { authBodyIndex != nil }
         /// A WebSocket handshake on a route that allows it.
         var isWebSocket = false
@@ -448,6 +450,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
             ex.authBody = nil
         }
         ex.upstreamHead = bytes
+        ex.forwardStart = monotonicNanos()
         if !ex.sentContinue && head.expectContinue && head.framing != .none && head.version == .http11 && !ex.requestDone {
             ex.sentContinue = true
             conn.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
@@ -468,6 +471,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
             return
         }
         guard let u = ctx.pool.connect(server, key: ex.serverKey, owner: self, connectTimeout: ex.policy.limits.upstreamConnectTimeout) else {
+            ctx.metrics.upstreamErrors["refused", default: 0] &+= 1
             return upstreamFailed(ex, .badGateway("cannot connect to upstream \(ex.serverKey)"))
         }
         ex.upstream = u
@@ -734,6 +738,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
             conn.abort()
             return
         }
+        ctx.metrics.upstreamErrors["reset", default: 0] &+= 1
         upstreamLost(ex, u, reason: "upstream closed the connection before responding")
     }
 
@@ -747,6 +752,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
             return
         }
         let refused = !u.connected
+        ctx.metrics.upstreamErrors[refused ? "refused" : "reset", default: 0] &+= 1
         upstreamLost(ex, u, reason: refused ? "upstream \(ex.serverKey) refused the connection (\(String(cString: strerror(error))))"
                                             : "upstream reset the connection before responding")
     }
@@ -776,11 +782,13 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
             conn.abort()
             return
         }
+        ctx.metrics.upstreamErrors["timeout", default: 0] &+= 1
         let what = u.connected ? "upstream did not respond within the timeout" : "upstream connect timed out"
         upstreamFailed(ex, .gatewayTimeout(what))
     }
 
     private func upstreamProtocolError(_ ex: Exchange, _ u: UpstreamConn, _ reason: String) {
+        ctx.metrics.upstreamErrors["protocol", default: 0] &+= 1
         ex.upstream = nil
         u.owner = nil
         u.conn.close(error: 0)
@@ -857,8 +865,13 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
     }
 
     private func log(_ ex: Exchange, status: Int) {
-        guard ex.policy.accessLog else { return }
         let now = monotonicNanos()
+        let route = ex.route?.name ?? ""
+        ctx.metrics.requests[RouteStatus(route: route, status: status), default: 0] &+= 1
+        if ex.route?.auth != nil { ctx.metrics.authOutcomes[RouteReason(route: route, reason: ex.authOutcome), default: 0] &+= 1 }
+        ctx.metrics.requestDuration[route, default: Histogram()].observe(Double(now &- ex.startMono) / 1e9)
+        if ex.forwardStart != 0 && ex.responseStarted { ctx.metrics.upstreamDuration.observe(Double(now &- ex.forwardStart) / 1e9) }
+        guard ex.policy.accessLog else { return }
         ctx.log.write(AccessRecord(
             time: ex.startWall, route: ex.route?.name ?? "", method: ex.head.method,
             path: redactedTarget(ex.head.target, route: ex.route), status: status, bytesSent: ex.bytesSent,

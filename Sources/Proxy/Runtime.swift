@@ -3,6 +3,7 @@ import EventLoop
 import Glibc
 import Policy
 import Synchronization
+import Admin
 import JWT
 
 /// Per-loop state: the upstream pool, the access log, the sessions for draining.
@@ -15,6 +16,8 @@ final class LoopContext {
     var sessions: [ObjectIdentifier: ClientSession] = [:]
     /// Verified tokens of this loop (no lock: only this loop touches it).
     var tokenCache = TokenCache()
+    /// Counters for /metrics (no lock: merged on scrape by running on this loop's queue).
+    var metrics = LoopMetrics()
     private var roundRobin: [Int: Int] = [:]
 
     /// Next server of upstream group `group` for this loop (round-robin).
@@ -117,6 +120,34 @@ public final class ProxyRuntime: @unchecked Sendable {
     func tunnelClosed(reason: TunnelCloseReason) {
         activeTunnelCount.subtract(1, ordering: .relaxed)
         tunnelCloses.withLock { $0[reason.rawValue, default: 0] += 1 }
+    }
+
+    private let reloadCounts = Mutex<[String: Int]>([:])
+    public let startTime = wallClockSeconds()
+
+    public func recordReload(ok: Bool) { reloadCounts.withLock { $0[ok ? "success" : "failure", default: 0] += 1 } }
+
+    /// Merges every loop's counters (runs a block on each loop's queue; call it from elsewhere).
+    public func metricsSnapshot() -> MetricsSnapshot {
+        var s = MetricsSnapshot()
+        for ctx in contexts {
+            let box = UncheckedBox(ctx)
+            let m: LoopMetrics = ctx.loop.queue.sync {
+                var m = box.value.metrics
+                m.tokenCacheHits = box.value.tokenCache.hits
+                m.tokenCacheMisses = box.value.tokenCache.misses
+                return m
+            }
+            s.loops.merge(m)
+        }
+        s.activeConnections = connectionCount
+        s.activeTunnels = activeTunnels
+        s.tunnelCloses = tunnelClosesByReason
+        s.reloads = reloadCounts.withLock { $0 }
+        s.configGeneration = policy.generation
+        s.startTime = startTime
+        s.eventBackend = loops.first?.backend.rawValue ?? "dispatch"
+        return s
     }
 
     /// Writes out every loop's buffered access-log lines (waits for each loop).

@@ -11,10 +11,12 @@ struct Portcullis: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "A reverse-proxy authentication gateway: validates JWTs per route and forwards authorized traffic.",
+        version: portcullisVersion,
         subcommands: [Run.self, Check.self, Token.self, Inspect.self, Demo.self])
 }
 
 let defaultConfigPath = "/etc/portcullis/gateway.conf"
+let portcullisVersion = "0.1.0"
 
 /// Prints to standard error (diagnostics, operational messages; the access log owns stdout).
 func eprint(_ s: String) {

@@ -19,9 +19,17 @@ final class Server: @unchecked Sendable {
         self.runtime = ProxyRuntime(policy: policy, workers: workers, backend: backend)
     }
 
+    private var admin: AdminServer?
+
     nonisolated func start() throws {
         signal(SIGPIPE, SIG_IGN)
         try runtime.start()
+        if let a = runtime.policy.admin {
+            let server = try AdminServer(runtime: runtime, host: a.host, port: a.port, version: portcullisVersion)
+            server.start()
+            admin = server
+            eprint("portcullis: admin on \(a.host):\(a.port) (/healthz /readyz /metrics)")
+        }
         installSignals()
         eprint("portcullis: listening on \(runtime.policy.listen.map { "\($0.host):\($0.port)" }.joined(separator: ", ")) with \(runtime.loops.count) loop(s), \(runtime.loops[0].backend.rawValue) event backend")
     }
@@ -47,6 +55,7 @@ final class Server: @unchecked Sendable {
         let (policy, diags) = loadPolicy(path: configPath, generation: next)
         for d in diags { eprint(d.description) }
         guard let policy else {
+            runtime.recordReload(ok: false)
             eprint("portcullis: reload failed; the running configuration stays in force")
             return
         }
@@ -55,9 +64,11 @@ final class Server: @unchecked Sendable {
         }
         do {
             try runtime.install(policy)
+            runtime.recordReload(ok: true)
             generation = next
             eprint("portcullis: configuration reloaded (generation \(next))")
         } catch {
+            runtime.recordReload(ok: false)
             eprint("portcullis: reload failed: \(error); the running configuration stays in force")
         }
     }

@@ -245,10 +245,12 @@ def poll_get(port, sid, host="gw.test", timeout=40):
 
 
 @pytest.mark.parametrize("body", [b'40{"token":"garbage"}', b"40", b'2\x1e40{"token":"garbage"}',
-                                  b'40{"session":"s"}', b"BAD-SIG"])
+                                  b'40{"session":"s"}', b"BAD-SIG", b"VALID-THEN-BAD"])
 def test_polling_post_with_bad_connect_is_401_and_not_forwarded(gw, sio_server, body):
     if body == b"BAD-SIG":
         body = b"40" + json.dumps({"token": wslib.bad_signature(mint())}).encode()
+    if body == b"VALID-THEN-BAD":
+        body = b"40" + json.dumps({"token": mint()}).encode() + b'\x1e40/admin,{"token":"garbage"}'
     sid = poll_open(gw.port)
     r = poll_post(gw.port, sid, body)
     assert r.status == 401, r
