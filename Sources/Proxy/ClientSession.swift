@@ -65,6 +65,8 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         var authTrailers = HTTPFields()
         var sentContinue = false
         var forwardStart: UInt64 = 0
+        /// A socket.io polling POST too large to read whole: streamed, with CONNECT records held and checked.
+        var pollingGate: PollingConnectGate?
         var collectingAuthBody: Bool { authBodyIndex != nil }
         /// A WebSocket handshake on a route that allows it.
         var isWebSocket = false
@@ -320,8 +322,8 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
                 if !ex.isWebSocket && head.method == "POST" && head.framing != .none {
                     // An Engine.IO polling POST may carry the CONNECT: read it (bounded) and look.
                     if case .contentLength(let n) = head.framing, n > UInt64(policy.limits.maxAuthBodyBytes) {
-                        return finishLocal(ex, LocalResponse(status: 413, error: "payload_too_large",
-                                                             reason: "polling payload larger than \(policy.limits.maxAuthBodyBytes) bytes", close: true))
+                        ex.pollingGate = PollingConnectGate()
+                        return beginForward(ex)
                     }
                     ex.authBodyIndex = -1
                     ex.authBody = []
@@ -368,7 +370,10 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
             guard parsePollingPayload(body) != nil else {
                 return deny(ex, AuthDenial(status: 400, outcome: "malformed", error: "bad_request", wwwAuthenticate: nil))
             }
-            if let connect = socketIOConnect(fromPollingPayload: body) {
+            // Every CONNECT in the payload must carry an accepted token (a valid one first does not let a
+            // second, forged one through).
+            for packet in parsePollingPayload(body) ?? [] {
+                guard let connect = socketIOConnect(fromEngineMessage: packet.encoded) else { continue }
                 let token = connect.auth.flatMap { jsonStringField($0, field) } ?? nil
                 guard let token else { return deny(ex, auth.denialForSocketIO(.missing)) }
                 switch auth.verify(token, now: wallClockSeconds(), cache: &ctx.tokenCache) {
@@ -495,6 +500,18 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
                     ex.authBody?.append(contentsOf: bytes)
                     return authenticateWithoutBody(ex, auth)
                 }
+                if ex.socketIOField != nil, var collected = ex.authBody {
+                    // A polling payload larger than we read whole: stream it, holding CONNECT records back.
+                    collected.append(contentsOf: bytes)
+                    var gate = PollingConnectGate()
+                    var out: [UInt8] = []
+                    let ok = collected.withUnsafeBytes { gate.feed($0, forward: { out.append(contentsOf: $0) }, check: { checkPollingConnect(ex, $0) }) }
+                    if !ok { return refusePollingConnect(ex) }
+                    ex.pollingGate = gate
+                    ex.authBodyIndex = nil
+                    ex.authBody = out
+                    return beginForward(ex)
+                }
                 ex.authOutcome = "malformed"
                 return finishLocal(ex, LocalResponse(status: 413, error: "payload_too_large",
                                                      reason: "a body that carries the token may not exceed \(ex.policy.limits.maxAuthBodyBytes) bytes", close: true))
@@ -511,6 +528,19 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         guard let u = ex.upstream else { return }
         // The upstream timeout counts inactivity: a long upload that keeps moving is not cut.
         u.deadline = monotonicNanos() &+ upstreamTimeout(ex)
+        if var gate = ex.pollingGate {
+            let ok = gate.feed(bytes, forward: { writeBody(ex, u, $0) }, check: { checkPollingConnect(ex, $0) })
+            ex.pollingGate = gate
+            if !ok { return refusePollingConnect(ex) }
+        } else {
+            writeBody(ex, u, bytes)
+        }
+        if !ex.requestDone { setDeadline(.body, ex.policy.limits.idleTimeout) }
+    }
+
+    /// Request body bytes to the upstream, in the framing the upstream request uses.
+    private func writeBody(_ ex: Exchange, _ u: UpstreamConn, _ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
         if ex.requestChunked {
             var h: [UInt8] = []
             Rewrite.appendHex(bytes.count, into: &h); h.append(0x0D); h.append(0x0A)
@@ -518,7 +548,28 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         } else {
             u.conn.write(bytes)
         }
-        if !ex.requestDone { setDeadline(.body, ex.policy.limits.idleTimeout) }
+    }
+
+    /// A CONNECT record of a streamed polling payload: may it pass?
+    private func checkPollingConnect(_ ex: Exchange, _ record: [UInt8]) -> Bool {
+        guard let auth = ex.route?.auth, let field = ex.socketIOField,
+              let connect = socketIOConnect(fromEngineMessage: String(decoding: record, as: UTF8.self)),
+              let token = connect.auth.flatMap({ jsonStringField($0, field) }) ?? nil else {
+            ex.authOutcome = "missing"
+            return false
+        }
+        switch auth.verify(token, now: wallClockSeconds(), cache: &ctx.tokenCache) {
+        case .success(let t): ex.authOutcome = "allowed"; ex.subject = t.subject; return true
+        case .failure(let d): ex.authOutcome = d.outcome; return false
+        }
+    }
+
+    /// A CONNECT in a streamed polling payload was refused: the upstream gets a truncated request (never the
+    /// CONNECT) and the client a 401.
+    private func refusePollingConnect(_ ex: Exchange) {
+        guard let auth = ex.route?.auth else { return }
+        let reason = ex.authOutcome == "allowed" || ex.authOutcome == "socketio_pending" ? "missing" : ex.authOutcome
+        deny(ex, auth.denialForSocketIO(AuthOutcome(rawValue: reason) ?? .missing))
     }
 
     private func requestComplete(_ ex: Exchange, trailers: HTTPFields) {
@@ -527,6 +578,11 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         if ex.collectingAuthBody {
             ex.authTrailers = trailers
             return authenticateWithBody(ex)
+        }
+        if var gate = ex.pollingGate, let u = ex.upstream {
+            let ok = gate.finish(forward: { writeBody(ex, u, $0) }, check: { checkPollingConnect(ex, $0) })
+            ex.pollingGate = gate
+            if !ok { ex.requestDone = false; return refusePollingConnect(ex) }
         }
         if ex.requestChunked, let u = ex.upstream {
             var t: [UInt8] = [0x30, 0x0D, 0x0A]

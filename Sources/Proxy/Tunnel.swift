@@ -57,9 +57,11 @@ final class Tunnel: ConnectionDelegate, TimedObject {
     // socket.io CONNECT gate.
     private var gate: WebSocketMessageReader?
     private var held: [UInt8] = []
+    private var connectVerified = false
 
     static let highWater = 256 * 1024
-    static let maxHeld = 64 * 1024
+    /// Largest client frame a socket.io route holds while reading it (ONLYOFFICE sends 1.5 MB messages).
+    static let maxHeld = 16 << 20
 
     init(session: ClientSession, client: Connection, upstream: Connection, ctx: LoopContext, auth: TunnelAuth, idleTimeout: UInt64) {
         self.session = session
@@ -184,7 +186,7 @@ final class Tunnel: ConnectionDelegate, TimedObject {
         reason = .tokenExpired
         // At a boundary now: close at once; otherwise at the end of the frame in flight (fromClient/fromUpstream).
         if scanDown?.atFrameBoundary ?? true { sendCloseToClient() }
-        if scanUp?.atFrameBoundary ?? true { sendCloseToUpstream() }
+        if gate?.scanner.atFrameBoundary ?? scanUp?.atFrameBoundary ?? true { sendCloseToUpstream() }
     }
 
     private func sendCloseToClient() {
@@ -209,9 +211,14 @@ final class Tunnel: ConnectionDelegate, TimedObject {
 
     // MARK: socket.io CONNECT gate
 
-    /// Reads the client's messages until the socket.io CONNECT; Engine.IO packets before it pass through.
+    /// On a `{ socketio: FIELD }` route every client message is read (unmasked copies; the original bytes
+    /// are what is forwarded) and every socket.io CONNECT — the first and any later one for another
+    /// namespace — must carry a token the route accepts before any byte of it reaches the upstream. Bytes
+    /// are held until a frame boundary, then forwarded untouched; Engine.IO open/ping/pong/probe/upgrade
+    /// packets pass as they are.
     private func gateClient(_ bytes: UnsafeRawBufferPointer) {
         guard var g = gate, let field = auth.socketIOField else { return }
+        if sentCloseToUpstream { return }
         held.append(contentsOf: bytes)
         let messages: [WebSocketMessage]
         do { messages = try g.feed(bytes) } catch { gate = g; return end(.protocolError, flush: false) }
@@ -223,27 +230,24 @@ final class Tunnel: ConnectionDelegate, TimedObject {
                 if text.hasPrefix("40") { return refuseSocketIO(namespace: "/") }
                 continue
             }
-            // The CONNECT: verify its token before anything of it reaches the upstream.
             let token = connect.auth.flatMap { jsonStringField($0, field) } ?? nil
-            if let token, let verdict = auth.route?.auth?.verifier.verify(token, now: wallClockSeconds(), cache: &ctx.tokenCache),
-               case .success(let t) = verdict {
+            guard let token, let verdict = auth.route?.auth?.verifier.verify(token, now: wallClockSeconds(), cache: &ctx.tokenCache),
+                  case .success(let t) = verdict else {
+                return refuseSocketIO(namespace: connect.namespace)
+            }
+            if !connectVerified {
+                connectVerified = true
                 if let exp = t.expiresAt, auth.closeOnExpiry {
                     auth.expiresAt = exp
                     expiryDeadline = monotonicNanos() &+ UInt64(max(0, exp + auth.leeway - wallClockSeconds()) * 1e9)
                 }
-                gate = nil
-                let out = held
-                held = []
-                // Held bytes start at a frame boundary (they are flushed only at boundaries), where scanUp is.
-                out.withUnsafeBytes { fromClient($0) }
-                return
             }
-            return refuseSocketIO(namespace: connect.namespace)
         }
-        // No CONNECT yet: what is complete (ping/pong/probe/upgrade) passes through untouched.
         if g.scanner.atFrameBoundary {
             upstream.write(held)
-            held.removeAll(keepingCapacity: true)
+            held.removeAll(keepingCapacity: held.count <= 65536)
+            if expired { sendCloseToUpstream() }
+            else if upstream.pendingOutputBytes > Self.highWater { client.pauseReading() }
         } else if held.count > Self.maxHeld {
             end(.protocolError, flush: false)
         }

@@ -301,3 +301,37 @@ def test_polling_held_get_without_route_timeout_is_504(gw, sio_server):
     r = poll_get(gw.port, sid, host="short.test")
     dt = time.monotonic() - t0
     assert r.status == 504 and 1.5 <= dt <= 4, (dt, r)
+
+
+@pytest.mark.parametrize("prefix", [b"4", b'40{"token":"'])
+def test_unauthenticated_clients_cannot_make_the_gateway_buffer(gw, sio_server, prefix):
+    """Before a verified CONNECT the gateway holds client bytes; a client without a token must not be able
+    to make it hold megabytes (a real CONNECT is a few hundred bytes; a token at most max_token_bytes).
+    Eight clients each send 8 MiB of a 16 MiB text frame and stall: the gateway's RSS must stay bounded,
+    whether it refuses them or streams the frame on."""
+    import socket as _socket
+    base = gw.rss_kib()
+    payload = prefix + b"a" * ((16 << 20) - len(prefix))
+    frame = wslib.encode_frame(OP_TEXT, payload, mask=True)[: 8 << 20]
+    conns, accepted = [], 0
+    try:
+        for _ in range(8):
+            c, _ = raw_ws(gw.port)
+            conns.append(c)
+            c.sock.settimeout(2)
+            off = 0
+            try:
+                while off < len(frame):
+                    off += c.sock.send(frame[off:off + 262144])
+            except (_socket.timeout, OSError):
+                pass
+            accepted += off
+        time.sleep(0.5)
+        grew = gw.rss_kib() - base
+        print(f"clients wrote {accepted / 2**20:.0f} MiB; gateway RSS grew {grew} KiB")
+        assert grew < 24 * 1024, f"gateway RSS grew by {grew / 1024:.0f} MiB for 8 unauthenticated clients"
+    finally:
+        for c in conns:
+            c.close()
+    assert gw.alive()
+    assert sio_server.n_connects() == 0
