@@ -114,9 +114,3 @@ public struct UncheckedBox<T>: @unchecked Sendable {
     public let value: T
     public init(_ value: T) { self.value = value }
 }
-
-/// Process-wide counters that cross loops.
-public final class ConnectionCounter: Sendable {
-    public let active = Atomic<Int>(0)
-    public init() {}
-}

@@ -200,8 +200,11 @@ extension RouteAuth {
     /// it; `.none` when the body is not JSON.
     static func bodyToken(_ body: [UInt8], field: String) -> String?? {
         guard let json = try? JSONValue.parse(body) else { return .none }
-        if case .string(let s)? = json[field] { return .some(s) }
-        return .some(.none)
+        switch json[field] {
+        case .string(let s)?: return .some(s)
+        case nil, .null?: return .some(.none)
+        default: return .some("")      // present but not a string: a malformed token, not a missing one
+        }
     }
 }
 

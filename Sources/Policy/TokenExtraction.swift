@@ -40,7 +40,9 @@ public enum TokenExtractor {
                 if let v = values.first {
                     guard let prefix, !prefix.isEmpty else { return .found(v, index: i) }
                     if hasPrefixCaseInsensitive(v, prefix) {
-                        return .found(String(decoding: v.utf8.dropFirst(prefix.utf8.count), as: UTF8.self), index: i)
+                        // RFC 6750: `Bearer 1*SP b64token`; extra spaces after a one-space prefix are allowed.
+                        let rest = v.utf8.dropFirst(prefix.utf8.count).drop { $0 == 0x20 }
+                        return .found(String(decoding: rest, as: UTF8.self), index: i)
                     }
                     // Present with another scheme (e.g. Basic on a Bearer route): present, and not a token we accept.
                     return .found("", index: i)
