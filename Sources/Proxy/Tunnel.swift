@@ -62,6 +62,8 @@ final class Tunnel: ConnectionDelegate, TimedObject {
     static let highWater = 256 * 1024
     /// Largest client frame a socket.io route holds while reading it (ONLYOFFICE sends 1.5 MB messages).
     static let maxHeld = 16 << 20
+    /// Before the first CONNECT is verified (a CONNECT is a few hundred bytes; a token at most max_token_bytes).
+    static let maxHeldBeforeConnect = 64 * 1024
 
     init(session: ClientSession, client: Connection, upstream: Connection, ctx: LoopContext, auth: TunnelAuth, idleTimeout: UInt64) {
         self.session = session
@@ -248,7 +250,8 @@ final class Tunnel: ConnectionDelegate, TimedObject {
             held.removeAll(keepingCapacity: held.count <= 65536)
             if expired { sendCloseToUpstream() }
             else if upstream.pendingOutputBytes > Self.highWater { client.pauseReading() }
-        } else if held.count > Self.maxHeld {
+        } else if held.count > (connectVerified ? Self.maxHeld : Self.maxHeldBeforeConnect) {
+            // Before a CONNECT is verified a client gets no more than a CONNECT's worth of buffer.
             end(.protocolError, flush: false)
         }
     }
