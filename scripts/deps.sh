@@ -4,7 +4,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-APT_PACKAGES=(libssl-dev libnghttp2-dev nginx-light curl wrk nghttp2-client procps)
+APT_PACKAGES=(libssl-dev libnghttp2-dev pkg-config nginx-light curl wrk nghttp2-client procps)
 
 SUDO=""
 if [ "$(id -u)" != "0" ]; then
