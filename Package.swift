@@ -21,12 +21,14 @@ let package = Package(
         .target(name: "WebSocket"),
         // Pure over OpenSSL: no sockets, no Dispatch.
         .target(name: "JWT", dependencies: ["COpenSSL"]),
+        // OpenSSL TLS sessions (today: the blocking client that fetches remote JWKS).
+        .target(name: "TLS", dependencies: ["COpenSSL"]),
         .target(name: "GatewayConfig", dependencies: ["HTTPCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "Policy", dependencies: ["GatewayConfig", "JWT", "HTTPCore"]),
         .systemLibrary(name: "CSystem"),   // <sys/epoll.h> (not in Swift's Glibc module)
         .target(name: "EventLoop", dependencies: ["CSystem"]),
         .target(name: "Admin", dependencies: ["HTTPCore"]),
-        .target(name: "Proxy", dependencies: ["HTTPCore", "WebSocket", "JWT", "GatewayConfig", "Policy", "EventLoop", "Admin", "CNghttp2"]),
+        .target(name: "Proxy", dependencies: ["HTTPCore", "WebSocket", "JWT", "GatewayConfig", "Policy", "EventLoop", "Admin", "TLS", "CNghttp2"]),
         .executableTarget(name: "portcullis", dependencies: [
             "Proxy", "Policy", "GatewayConfig", "JWT", "HTTPCore", "EventLoop", "Admin",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

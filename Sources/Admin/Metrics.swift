@@ -67,6 +67,8 @@ public struct MetricsSnapshot: Sendable {
     public var activeTunnels = 0
     public var tunnelCloses: [String: Int] = [:]
     public var reloads: [String: Int] = [:]
+    /// Remote JWKS fetches: key set → result (`success`, `failure`) → count.
+    public var jwksRefreshes: [String: [String: Int]] = [:]
     public var configGeneration = 0
     public var version = "dev"
     public var startTime: Double = 0
@@ -136,6 +138,12 @@ public func renderPrometheus(_ s: MetricsSnapshot) -> String {
     out += "portcullis_token_cache_hits_total \(s.loops.tokenCacheHits)\n"
     family("token_cache_misses_total", "counter", "Verified-token cache misses.")
     out += "portcullis_token_cache_misses_total \(s.loops.tokenCacheMisses)\n"
+    family("jwks_refreshes_total", "counter", "Remote JWKS fetches, by key set and result.")
+    for (set, byResult) in s.jwksRefreshes.sorted(by: { $0.key < $1.key }) {
+        for (k, v) in byResult.sorted(by: { $0.key < $1.key }) {
+            out += "portcullis_jwks_refreshes_total{key_set=\"\(esc(set))\",result=\"\(esc(k))\"} \(v)\n"
+        }
+    }
     family("config_reloads_total", "counter", "Configuration reloads, by result.")
     for (k, v) in s.reloads.sorted(by: { $0.key < $1.key }) { out += "portcullis_config_reloads_total{result=\"\(esc(k))\"} \(v)\n" }
     family("config_generation", "gauge", "Generation of the configuration in force.")

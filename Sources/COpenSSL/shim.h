@@ -28,6 +28,9 @@ static inline int portcullis_EVP_PKEY_CTX_set_rsa_pss_saltlen(EVP_PKEY_CTX *ctx,
 static inline int portcullis_EVP_PKEY_CTX_set_rsa_mgf1_md(EVP_PKEY_CTX *ctx, const EVP_MD *md) {
     return EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md);
 }
+static inline long portcullis_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name);
+}
 
 /* JWT target: the low-level SHA-2 API is deprecated in 3.0 but is the direct implementation (no provider
  * fetch per call). HMAC states (key^ipad, key^opad) are precomputed once per key and copied per token. */

@@ -8,14 +8,17 @@
 ///   contains `v` as one of its space-separated words (OAuth `scope` style: `"read edit"` contains `edit`);
 ///   any other claim type does not contain anything.
 /// - `exists`: the claim is present and not null.
-/// A missing (or null) claim yields `missing_claim` for every operation; a present claim that fails the
-/// operation yields `claim_mismatch`.
+/// - `absent` (`exists: false` in the route file): the claim is missing or null; a present one yields
+///   `claim_mismatch` (e.g. refuse tokens that carry an `act` delegation claim).
+/// A missing (or null) claim yields `missing_claim` for every other operation; a present claim that fails
+/// the operation yields `claim_mismatch`.
 public struct ClaimRule: Sendable, Equatable {
     public enum Operation: Sendable, Equatable {
         case equals(JSONValue)
         case oneOf([JSONValue])
         case contains(JSONValue)
         case exists
+        case absent
     }
     public var path: [String]
     public var op: Operation
@@ -32,13 +35,14 @@ public struct ClaimRule: Sendable, Equatable {
 
     /// nil when the rule holds.
     public func check(_ claims: JSONValue) -> AuthOutcome? {
-        guard let value = claims.value(atPath: path), !value.isNull else { return .missingClaim }
+        guard let value = claims.value(atPath: path), !value.isNull else { return op == .absent ? nil : .missingClaim }
         return ClaimRule.holds(op, value) ? nil : .claimMismatch
     }
 
     static func holds(_ op: Operation, _ value: JSONValue) -> Bool {
         switch op {
         case .exists: return true
+        case .absent: return false
         case .equals(let expected): return value == expected
         case .oneOf(let list): return list.contains(value)
         case .contains(let needle):

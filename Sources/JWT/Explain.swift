@@ -156,9 +156,10 @@ extension Verifier {
             case .equals(let v): op = "equals \(v.serialized())"
             case .oneOf(let list): op = "one of \(JSONValue.array(list).serialized())"
             case .contains(let v): op = "contains \(v.serialized())"
-            case .exists: op = "exists"
+            case .exists: op = "exist"
+            case .absent: op = "be absent"
             }
-            add("claim \(rule.pathText)", failure == nil, "\(value?.serialized() ?? "absent"); must \(op == "exists" ? "exist" : op)")
+            add("claim \(rule.pathText)", failure == nil, "\(value?.serialized() ?? "absent"); must \(op)")
         }
     }
 }

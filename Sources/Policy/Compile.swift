@@ -12,8 +12,9 @@ public enum PolicyCompiler {
     ///   - generation: a number that grows with each successful load (reload counting, caches).
     public static func compile(_ config: GatewayConfig, generation: Int = 0,
                                environment: some KeyEnvironment = SystemKeyEnvironment(),
+                               remoteJWKS: (String) -> [UInt8]? = { _ in nil },
                                resolve: (String) -> String? = { $0 }) -> (policy: GatewayPolicy?, diagnostics: [Diagnostic]) {
-        var (keySets, diags) = loadKeySets(config, environment: environment)
+        var (keySets, diags) = loadKeySets(config, environment: environment, remoteJWKS: remoteJWKS)
         let l = config.limits
         var limits = RuntimeLimits()
         limits.maxHeaderBytes = l.maxHeaderBytes
@@ -80,11 +81,9 @@ public enum PolicyCompiler {
                     case .equals(let v): return JWT.ClaimRule(path: c.path, .equals(json(v)))
                     case .oneOf(let l): return JWT.ClaimRule(path: c.path, .oneOf(l.map(json)))
                     case .contains(let v): return JWT.ClaimRule(path: c.path, .contains(json(v)))
-                    case .exists: return JWT.ClaimRule(path: c.path, .exists)
+                    case .exists(let present): return JWT.ClaimRule(path: c.path, present ? .exists : .absent)
                     }
                 }
-                let negated = p.claims.filter { if case .exists(false) = $0.condition { return true } else { return false } }
-                for c in negated { diags.append(c.location.error("`exists: false` is not supported; write `exists: true` or drop the rule")) }
                 let claims = ClaimsPolicy(issuers: p.issuers, audiences: p.audiences, required: p.require, leeway: p.leeway,
                                           maxLifetime: p.maxLifetime, rules: rules)
                 let sources: [TokenLocation] = p.tokens.map { t in
@@ -133,7 +132,12 @@ public enum PolicyCompiler {
     /// Every key set parsed once into EVP_PKEYs / HMAC keys, pinned to its algorithms; load problems as
     /// diagnostics at the key set's position. Also used on a config that has other errors, so `check`
     /// reports key problems in the same run.
-    public static func loadKeySets(_ config: GatewayConfig, environment: some KeyEnvironment = SystemKeyEnvironment())
+    ///
+    /// A remote JWKS (`jwks: { url }`) is taken from `remoteJWKS` (the last good document the fetcher holds);
+    /// while there is none, the set is a placeholder and tokens that need it are answered 503
+    /// `keys_unavailable` (DESIGN.md §4).
+    public static func loadKeySets(_ config: GatewayConfig, environment: some KeyEnvironment = SystemKeyEnvironment(),
+                                   remoteJWKS: (String) -> [UInt8]? = { _ in nil })
         -> ([String: JWT.KeySet], [Diagnostic]) {
         var diags: [Diagnostic] = []
         var keySets: [String: JWT.KeySet] = [:]
@@ -154,9 +158,12 @@ public enum PolicyCompiler {
             case .jwks(let j):
                 switch j.origin {
                 case .file(let f): material = .jwks(.file(f))
-                case .url:
-                    diags.append(j.location.error("remote JWKS (`url`) is not implemented yet; use `jwks: { file: PATH }`"))
-                    continue
+                case .url(let u, _):
+                    guard let doc = remoteJWKS(u) else {
+                        keySets[k.name] = JWT.KeySet.unavailable(name: k.name, algorithms: algs)
+                        continue
+                    }
+                    material = .jwks(.bytes(doc))
                 }
             }
             do {
@@ -168,6 +175,15 @@ public enum PolicyCompiler {
             }
         }
         return (keySets, diags)
+    }
+
+    /// The remote JWKS documents a route file needs, for the fetcher.
+    public static func remoteJWKSSources(_ config: GatewayConfig) -> [RemoteJWKSSpec] {
+        config.keys.compactMap { k in
+            guard case .jwks(let j) = k.material, case .url(let u, let refresh) = j.origin else { return nil }
+            return RemoteJWKSSpec(url: u, refresh: refresh, keySet: k.name,
+                                  algorithms: k.algorithms.compactMap { JWSAlgorithm(rawValue: $0.rawValue) })
+        }
     }
 
     static func pemSource(_ p: PEMSource) -> MaterialSource {
@@ -188,6 +204,15 @@ public enum PolicyCompiler {
     }
 
     static func nanos(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1e9) }
+}
+
+/// One `jwks: { url }` key set: where its document lives, how often to refresh it, what it may verify.
+public struct RemoteJWKSSpec: Sendable, Equatable {
+    public let url: String
+    /// Seconds between refreshes.
+    public let refresh: Double
+    public let keySet: String
+    public let algorithms: [JWSAlgorithm]
 }
 
 /// Reads environment variables, files and systemd credentials for key loading.

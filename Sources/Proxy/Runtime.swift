@@ -123,6 +123,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     private let reloadCounts = Mutex<[String: Int]>([:])
+    /// Remote JWKS documents, when the route file names any (set before `start`).
+    public var remoteKeys: RemoteKeyStore?
     public let startTime = wallClockSeconds()
 
     public func recordReload(ok: Bool) { reloadCounts.withLock { $0[ok ? "success" : "failure", default: 0] += 1 } }
@@ -144,6 +146,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         s.activeTunnels = activeTunnels
         s.tunnelCloses = tunnelClosesByReason
         s.reloads = reloadCounts.withLock { $0 }
+        s.jwksRefreshes = remoteKeys?.refreshCounts ?? [:]
         s.configGeneration = policy.generation
         s.startTime = startTime
         s.eventBackend = loops.first?.backend.rawValue ?? "dispatch"

@@ -57,16 +57,29 @@ func resolveHost(_ host: String) -> String? {
 }
 
 /// Loads and compiles a route file; every diagnostic is returned, the policy only when there is no error.
-func loadPolicy(path: String, generation: Int) -> (GatewayPolicy?, [Diagnostic]) {
+func loadPolicy(path: String, generation: Int, remote: RemoteKeyStore? = nil) -> (GatewayPolicy?, [Diagnostic]) {
+    let r = loadConfiguration(path: path, generation: generation, remote: remote)
+    return (r.policy, r.diagnostics)
+}
+
+/// Reads, validates and compiles a route file. With a `remote` store, the remote JWKS it names and the store
+/// does not hold yet are fetched first (`check` passes none: it never touches the network, and such sets
+/// compile as placeholders).
+func loadConfiguration(path: String, generation: Int, remote: RemoteKeyStore?)
+    -> (policy: GatewayPolicy?, diagnostics: [Diagnostic], config: GatewayConfig?) {
     let (config, diags) = ConfigLoader.loadBestEffort(path: path)
-    guard let config else { return (nil, diags) }
+    guard let config else { return (nil, diags, nil) }
     if diags.contains(where: { $0.severity == .error }) {
         // Still load the key sets that parsed, so one `check` shows their problems too.
         let (_, keyDiags) = PolicyCompiler.loadKeySets(config)
-        return (nil, diags + keyDiags.filter { $0.severity == .error })
+        return (nil, diags + keyDiags.filter { $0.severity == .error }, nil)
     }
-    let (policy, more) = PolicyCompiler.compile(config, generation: generation, resolve: resolveHost)
-    return (policy, diags + more)
+    if let remote {
+        for line in remote.track(PolicyCompiler.remoteJWKSSources(config)) { eprint(line) }
+    }
+    let (policy, more) = PolicyCompiler.compile(config, generation: generation,
+                                                remoteJWKS: { remote?.document($0) }, resolve: resolveHost)
+    return (policy, diags + more, config)
 }
 
 struct Check: ParsableCommand {
@@ -89,14 +102,15 @@ struct Run: ParsableCommand {
     var eventBackend: String = getenv("PORTCULLIS_EVENT_BACKEND").map { String(cString: $0) } ?? "dispatch"
 
     func run() throws {
-        let (policy, diags) = loadPolicy(path: config, generation: 1)
+        let remote = RemoteKeyStore()
+        let (policy, diags, parsed) = loadConfiguration(path: config, generation: 1, remote: remote)
         for d in diags { eprint(d.description) }
-        guard let policy else { throw ExitCode(1) }
+        guard let policy, let parsed else { throw ExitCode(1) }
         let n = workers ?? policy.workers ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         guard let backend = EventBackend(rawValue: eventBackend) else {
             throw ValidationError("--event-backend must be one of: \(EventBackend.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let server = Server(configPath: config, policy: policy, workers: n, backend: backend)
+        let server = Server(configPath: config, config: parsed, policy: policy, workers: n, backend: backend, remote: remote)
         do { try server.start() } catch {
             eprint("portcullis: \(error)")
             throw ExitCode(1)

@@ -13,10 +13,17 @@ final class Server: @unchecked Sendable {
     let control = DispatchQueue(label: "portcullis.control")
     private var signalSources: [DispatchSourceSignal] = []
     private var generation = 1
+    /// The parsed route file in force (recompiled when a remote JWKS document changes).
+    private var config: GatewayConfig
+    let remote: RemoteKeyStore
 
-    init(configPath: String, policy: GatewayPolicy, workers: Int, backend: EventBackend) {
+    init(configPath: String, config: GatewayConfig, policy: GatewayPolicy, workers: Int, backend: EventBackend,
+         remote: RemoteKeyStore) {
         self.configPath = configPath
+        self.config = config
+        self.remote = remote
         self.runtime = ProxyRuntime(policy: policy, workers: workers, backend: backend)
+        runtime.remoteKeys = remote
     }
 
     private var admin: AdminServer?
@@ -31,6 +38,9 @@ final class Server: @unchecked Sendable {
             eprint("portcullis: admin on \(a.host):\(a.port) (/healthz /readyz /metrics)")
         }
         installSignals()
+        let box = UncheckedBox(self)
+        remote.onChange { box.value.control.async { box.value.remoteKeysChanged() } }
+        remote.startRefreshing()
         eprint("portcullis: listening on \(runtime.policy.listen.map { "\($0.host):\($0.port)" }.joined(separator: ", ")) with \(runtime.loops.count) loop(s), \(runtime.loops[0].backend.rawValue) event backend")
     }
 
@@ -52,9 +62,9 @@ final class Server: @unchecked Sendable {
 
     private func reload() {
         let next = generation + 1
-        let (policy, diags) = loadPolicy(path: configPath, generation: next)
+        let (policy, diags, parsed) = loadConfiguration(path: configPath, generation: next, remote: remote)
         for d in diags { eprint(d.description) }
-        guard let policy else {
+        guard let policy, let parsed else {
             runtime.recordReload(ok: false)
             eprint("portcullis: reload failed; the running configuration stays in force")
             return
@@ -66,10 +76,32 @@ final class Server: @unchecked Sendable {
             try runtime.install(policy)
             runtime.recordReload(ok: true)
             generation = next
+            config = parsed
+            remote.prune(keeping: PolicyCompiler.remoteJWKSSources(parsed))
             eprint("portcullis: configuration reloaded (generation \(next))")
         } catch {
             runtime.recordReload(ok: false)
             eprint("portcullis: reload failed: \(error); the running configuration stays in force")
+        }
+    }
+
+    /// A remote JWKS document changed: the same route file compiles into a new generation (new key sets;
+    /// the verified-token caches empty themselves on the generation change).
+    private func remoteKeysChanged() {
+        let next = generation + 1
+        let (policy, diags) = PolicyCompiler.compile(config, generation: next, remoteJWKS: { [remote] in remote.document($0) },
+                                                     resolve: resolveHost)
+        guard let policy else {
+            for d in diags where d.severity == .error { eprint(d.description) }
+            eprint("portcullis: remote key sets changed but did not compile; the running configuration stays in force")
+            return
+        }
+        do {
+            try runtime.install(policy)
+            generation = next
+            eprint("portcullis: remote key sets refreshed (generation \(next))")
+        } catch {
+            eprint("portcullis: remote key set refresh not applied: \(error)")
         }
     }
 

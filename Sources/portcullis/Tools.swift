@@ -4,6 +4,7 @@ import GatewayConfig
 import Glibc
 import JWT
 import Policy
+import Proxy
 
 /// `--claim k=v`: the value is JSON when it parses as JSON (numbers, true/false, lists, objects, "quoted"),
 /// otherwise a string.
@@ -89,7 +90,8 @@ struct Inspect: ParsableCommand {
         if tok == "-" { tok = readLine(strippingNewline: true) ?? "" }
         tok = tok.trimmingCharacters(in: " \t\r\n")
         if tok.lowercased().hasPrefix("bearer ") { tok = String(tok.dropFirst(7)) }
-        let (policy, diags) = loadPolicy(path: config, generation: 0)
+        // Remote JWKS are fetched once, so the explanation uses the keys the gateway would use.
+        let (policy, diags) = loadPolicy(path: config, generation: 0, remote: RemoteKeyStore())
         for d in diags where d.severity == .error { eprint(d.description) }
         guard let policy else { throw ExitCode(2) }
         guard let r = policy.routes.first(where: { $0.name == route }) else {

@@ -84,6 +84,9 @@ final class ClaimsTests: XCTestCase {
         XCTAssertEqual(rule("realm_access.roles", .equals(["admin"])), .allowed)
         XCTAssertEqual(rule("realm_access.groups", .exists), .missingClaim)
         XCTAssertEqual(rule("realm_access", .exists), .allowed)
+        XCTAssertEqual(rule("realm_access.groups", .absent), .allowed)
+        XCTAssertEqual(rule("realm_access", .absent), .claimMismatch)
+        XCTAssertEqual(rule("flag", .absent), .claimMismatch)  // false is a value; only null counts as absent
         XCTAssertEqual(rule("nope", .equals("x")), .missingClaim)
         XCTAssertEqual(ClaimRule(claim: "a.b", .exists).path, ["a", "b"])
     }

@@ -94,3 +94,17 @@ def test_underscore_variants_of_mapped_headers_removed(agw, upstream, keyring, n
         rec = upstream.requests()[0]
         assert hvals(rec, name) == [], f"{name} reached the upstream: {rec['raw_head']}"
         assert hvals(rec, "x-user-id") == ["alice"]
+
+
+def test_exists_false_forbids_a_claim(gateway, upstream, keyring):
+    """`exists: false`: a token carrying the claim (here an `act` delegation claim) is refused with 403
+    claim_mismatch; one without it, or with it null, passes."""
+    from authlib import BEARER, auth_config
+    keys = f'  hs: {{ algorithms: [HS256], secret: {{ value: "{keyring.hmac.decode()}" }} }}\n'
+    routes = ("  - name: nodelegation\n    match: { path_prefix: /nd/ }\n    upstream: echo\n    auth:\n"
+              f"      keys: [hs]\n      tokens: [ {BEARER} ]\n      claims: [ {{ claim: act.sub, exists: false }} ]\n")
+    g = gateway(auth_config(upstream.port, keys=keys, routes=routes))
+    assert request(g.port, "GET", "/nd/x", headers=[bearer(tok(keyring, sub="a"))]).status == 200
+    assert request(g.port, "GET", "/nd/x", headers=[bearer(hs_token(keyring.hmac, {**claims(sub="a"), "act": None}))]).status == 200
+    r = request(g.port, "GET", "/nd/x", headers=[bearer(tok(keyring, sub="a", act={"sub": "admin"}))])
+    assert_denied(r, 403, "claim_mismatch", "nodelegation")
