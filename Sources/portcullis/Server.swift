@@ -72,6 +72,9 @@ final class Server: @unchecked Sendable {
         if let w = policy.workers, w != runtime.loops.count {
             eprint("portcullis: warning: `workers` changes take effect on restart")
         }
+        if policy.admin != runtime.policy.admin {
+            eprint("portcullis: warning: `admin` changes take effect on restart")
+        }
         do {
             try runtime.install(policy)
             runtime.recordReload(ok: true)
