@@ -72,6 +72,10 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         var isWebSocket = false
         /// `{ socketio: FIELD }` route without an HTTP token: the CONNECT packet carries it.
         var socketIOField: String?
+        /// The Engine.IO session id of a long-polling request on such a route.
+        var pollSid: String?
+        /// Sent upstream instead of the body that was read (a refused CONNECT's payload becomes `1`, close).
+        var replacementBody: [UInt8]?
         var offeredProtocols: [String] = []
         var tokenProtocolEntry: String?
         var headOnly: Bool
@@ -170,6 +174,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
     private func teardown() {
         guard !closed else { return }
         closed = true
+        if let ex, let sid = ex.pollSid, ex.head.method == "GET" { ctx.runtime.pollEnded(sid, self) }
         if let ex, let u = ex.upstream {
             ex.upstream = nil
             u.owner = nil
@@ -319,6 +324,18 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
             case .socketIO(let field):
                 ex.socketIOField = field
                 ex.authOutcome = "socketio_pending"
+                if !ex.isWebSocket, TokenExtractor.queryValue(head.target, name: "transport") == "polling",
+                   let sid = TokenExtractor.queryValue(head.target, name: "sid"), !sid.isEmpty {
+                    ex.pollSid = sid
+                    // A CONNECT of this session was refused: this poll carries the CONNECT_ERROR packet.
+                    if head.method == "GET" {
+                        if let packet = ctx.runtime.takeRefusedSocketIO(sid) {
+                            ex.authOutcome = "socketio_refused"
+                            return finishLocal(ex, .engineIOPayload(packet))
+                        }
+                        ctx.runtime.pollStarted(sid, self, queue: ctx.loop.queue)
+                    }
+                }
                 if !ex.isWebSocket && head.method == "POST" && head.framing != .none {
                     // An Engine.IO polling POST may carry the CONNECT: read it (bounded) and look.
                     if case .contentLength(let n) = head.framing, n > UInt64(policy.limits.maxAuthBodyBytes) {
@@ -375,9 +392,9 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
             for packet in parsePollingPayload(body) ?? [] {
                 guard let connect = socketIOConnect(fromEngineMessage: packet.encoded) else { continue }
                 let token = connect.auth.flatMap { jsonStringField($0, field) } ?? nil
-                guard let token else { return deny(ex, auth.denialForSocketIO(.missing)) }
+                guard let token else { return refuseConnectInSession(ex, auth.denialForSocketIO(.missing), namespace: connect.namespace) }
                 switch auth.verify(token, now: wallClockSeconds(), cache: &ctx.tokenCache) {
-                case .failure(let d): return deny(ex, d)
+                case .failure(let d): return refuseConnectInSession(ex, d, namespace: connect.namespace)
                 case .success(let t): ex.authOutcome = "allowed"; ex.subject = t.subject
                 }
             }
@@ -389,6 +406,28 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         case .allow(let g): grant(ex, g)
         }
         beginForward(ex)
+    }
+
+    /// A CONNECT in a polling POST was refused. As a socket.io server does, the client hears it as a
+    /// CONNECT_ERROR packet (`44{"message":"not authorized"}`) on its pending or next GET poll, and the session
+    /// ends: the payload is replaced by an Engine.IO close packet (`1`) for the upstream, which ends its session
+    /// (releasing a GET it holds, whose answer the gateway replaces) and answers the POST (`ok`). The upstream
+    /// never sees the CONNECT. Without a session id there is no poll to answer: plain HTTP refusal.
+    private func refuseConnectInSession(_ ex: Exchange, _ d: AuthDenial, namespace: String) {
+        guard let sid = ex.pollSid else { return deny(ex, d) }
+        ex.authOutcome = d.outcome
+        ctx.runtime.refuseSocketIO(sid: sid, packet: socketIOConnectError(namespace: namespace, message: "not authorized"))
+        ex.replacementBody = [0x31]
+        beginForward(ex)
+    }
+
+    /// The runtime says this session's Engine.IO session had its CONNECT refused while this GET poll is held at
+    /// the upstream: answer the poll now with the CONNECT_ERROR packet (the upstream connection is closed).
+    func refusedWhilePolling(_ sid: String) {
+        guard !closed, let ex, ex.pollSid == sid, ex.head.method == "GET", !ex.responseStarted,
+              let packet = ctx.runtime.takeRefusedSocketIO(sid) else { return }
+        ex.authOutcome = "socketio_refused"
+        finishLocal(ex, .engineIOPayload(packet))
     }
 
     /// Builds the upstream request head (and, after a body-token read, the body) and sends it.
@@ -434,6 +473,14 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         if case .chunked = head.framing {
             ex.requestChunked = true
             fields.append("Transfer-Encoding", "chunked")
+        }
+        if let r = ex.replacementBody {
+            ex.authBody = r
+            ex.authTrailers = HTTPFields()
+            if !ex.requestChunked {
+                fields.remove("content-length")
+                fields.append("Content-Length", String(r.count))
+            }
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(512)
@@ -645,6 +692,13 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
                 if h.status == 101 {
                     if ex.isWebSocket { becomeTunnel(ex, u, h, rest: UnsafeRawBufferPointer(rebasing: buf[off...])) }
                     else { upstreamProtocolError(ex, u, "upstream switched protocols for a request that did not ask to") }
+                    return buf.count
+                }
+                if let sid = ex.pollSid, ex.head.method == "GET", let packet = ctx.runtime.takeRefusedSocketIO(sid) {
+                    // The session's CONNECT was refused meanwhile: the poll the upstream held carries the
+                    // CONNECT_ERROR instead of whatever the upstream answered on ending the session.
+                    ex.authOutcome = "socketio_refused"
+                    finishLocal(ex, .engineIOPayload(packet))
                     return buf.count
                 }
                 sendResponseHead(ex, h)
@@ -890,6 +944,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
     /// waits for the next request or closes. A response that ends before its request was read closes the connection.
     private func finishExchange(_ ex: Exchange) {
         guard self.ex === ex else { return }
+        if let sid = ex.pollSid, ex.head.method == "GET" { ctx.runtime.pollEnded(sid, self) }
         if !ex.requestDone { ex.clientKeepAlive = false }
         self.ex = nil
         requestsServed += 1

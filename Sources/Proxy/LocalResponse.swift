@@ -7,9 +7,18 @@ public struct LocalResponse: Sendable {
     public var reason: String
     public var extraFields: HTTPFields
     public var close: Bool
+    /// A body other than the JSON error (with its content type), e.g. an Engine.IO payload.
+    var payload: (contentType: String, bytes: [UInt8])? = nil
 
     public init(status: Int, error: String, reason: String, extraFields: HTTPFields = HTTPFields(), close: Bool = false) {
         self.status = status; self.error = error; self.reason = reason; self.extraFields = extraFields; self.close = close
+    }
+
+    /// An Engine.IO long-polling answer carrying `packet` (e.g. a socket.io CONNECT_ERROR).
+    static func engineIOPayload(_ packet: String) -> LocalResponse {
+        var r = LocalResponse(status: 200, error: "", reason: "")
+        r.payload = ("text/plain; charset=UTF-8", Array(packet.utf8))
+        return r
     }
 
     static func notFound() -> LocalResponse { LocalResponse(status: 404, error: "not_found", reason: "no route matches this request") }
@@ -18,6 +27,7 @@ public struct LocalResponse: Sendable {
     static func gatewayTimeout(_ reason: String) -> LocalResponse { LocalResponse(status: 504, error: "gateway_timeout", reason: reason) }
 
     func body() -> [UInt8] {
+        if let payload { return payload.bytes }
         var b: [UInt8] = []
         b.append(contentsOf: "{\"error\":".utf8)
         JSONText.appendString(error, into: &b)
@@ -33,7 +43,9 @@ public struct LocalResponse: Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(160 + body.count)
         Rewrite.appendStatusLine(status, reasonPhrase(for: status), into: &out)
-        out.append(contentsOf: "Content-Type: application/json\r\nContent-Length: ".utf8)
+        out.append(contentsOf: "Content-Type: ".utf8)
+        out.append(contentsOf: (payload?.contentType ?? "application/json").utf8)
+        out.append(contentsOf: "\r\nContent-Length: ".utf8)
         Rewrite.appendDecimal(body.count, into: &out)
         out.append(contentsOf: "\r\n".utf8)
         Rewrite.appendFields(extraFields, into: &out)

@@ -123,6 +123,53 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     private let reloadCounts = Mutex<[String: Int]>([:])
+
+    /// Engine.IO sessions whose CONNECT was refused in a polling POST, with the CONNECT_ERROR packet their next
+    /// GET poll gets (taken once). Crosses loops: the POST and the GET may arrive on different connections.
+    /// Entries expire after two minutes; at most 10,000 are kept.
+    private let refusedSocketIO = Mutex<[String: (packet: String, at: UInt64)]>([:])
+
+    /// Long-polling GETs in flight on socket.io routes, by Engine.IO session id: the session holding one
+    /// (used only on its own loop's queue, reached through `queue.async`).
+    private let pendingPolls = Mutex<[String: PendingPoll]>([:])
+
+    /// The session is only used on `queue` (its loop's); the weak reference itself is safe to read anywhere.
+    struct PendingPoll: @unchecked Sendable {
+        weak var session: ClientSession?
+        let id: ObjectIdentifier
+        let queue: DispatchQueue
+    }
+
+    func pollStarted(_ sid: String, _ session: ClientSession, queue: DispatchQueue) {
+        let entry = PendingPoll(session: session, id: ObjectIdentifier(session), queue: queue)
+        pendingPolls.withLock { $0[sid] = entry }
+    }
+
+    func pollEnded(_ sid: String, _ session: ClientSession) {
+        let id = ObjectIdentifier(session)
+        pendingPolls.withLock { m in if m[sid]?.id == id { m.removeValue(forKey: sid) } }
+    }
+
+    /// Records the refusal for the session's next GET poll and, when one is held at the upstream right now,
+    /// has its loop answer it at once (an upstream need not release it when its session ends).
+    func refuseSocketIO(sid: String, packet: String) {
+        let now = monotonicNanos()
+        refusedSocketIO.withLock { m in
+            if m.count >= 1000 { m = m.filter { now &- $0.value.at < 120_000_000_000 } }
+            if m.count >= 10_000 { return }
+            m[sid] = (packet, now)
+        }
+        guard let p = pendingPolls.withLock({ $0[sid] }), let s = p.session else { return }
+        let box = UncheckedBox(s)
+        p.queue.async { box.value.refusedWhilePolling(sid) }
+    }
+
+    func takeRefusedSocketIO(_ sid: String) -> String? {
+        refusedSocketIO.withLock { m in
+            guard let e = m.removeValue(forKey: sid) else { return nil }
+            return monotonicNanos() &- e.at < 120_000_000_000 ? e.packet : nil
+        }
+    }
     /// Remote JWKS documents, when the route file names any (set before `start`).
     public var remoteKeys: RemoteKeyStore?
     public let startTime = wallClockSeconds()

@@ -101,11 +101,13 @@ def test_bad_token_refused_before_the_server_sees_connect(gw, sio_server, transp
     assert sio_server.n_connects() == 0, f"the socket.io server received a CONNECT: {sio_server.connects}"
     reqs = sio_server.http_copy()
     assert reqs, "the Engine.IO handshake should have reached the server (auth is on the CONNECT)"
-    if transport == "websocket":
-        assert errors and errors[0] == {"message": "not authorized"}, errors
-    else:
-        posts = [(e.get("method"), e.get("status")) for e in gw.access_log() if e.get("method") == "POST"]
-        assert posts and posts[0] == ("POST", 401), posts
+    # the client hears what a socket.io server's refusal sounds like, over either transport
+    assert errors and errors[0] == {"message": "not authorized"}, (errors, exc)
+    if transport == "polling":
+        # the CONNECT never reached the server: the refused payload went upstream as an Engine.IO close
+        bodies = [x.get("body") for x in reqs if x["method"] == "POST"]
+        assert bodies and bodies[0] == b"1", bodies
+        assert not any(b and b"40" in b for b in bodies), bodies
 
 
 def test_refused_client_does_not_disturb_valid_one(gw, sio_server):
@@ -246,19 +248,52 @@ def poll_get(port, sid, host="gw.test", timeout=40):
 
 @pytest.mark.parametrize("body", [b'40{"token":"garbage"}', b"40", b'2\x1e40{"token":"garbage"}',
                                   b'40{"session":"s"}', b"BAD-SIG", b"VALID-THEN-BAD"])
-def test_polling_post_with_bad_connect_is_401_and_not_forwarded(gw, sio_server, body):
+def test_polling_post_with_bad_connect_gets_connect_error_and_never_reaches_server(gw, sio_server, body):
+    """The refused POST is answered (by the upstream, to an Engine.IO close packet that replaced the payload);
+    the session's next GET poll carries the CONNECT_ERROR packet, as from a socket.io server."""
+    namespace = ""
     if body == b"BAD-SIG":
         body = b"40" + json.dumps({"token": wslib.bad_signature(mint())}).encode()
     if body == b"VALID-THEN-BAD":
         body = b"40" + json.dumps({"token": mint()}).encode() + b'\x1e40/admin,{"token":"garbage"}'
+        namespace = "/admin,"
     sid = poll_open(gw.port)
     r = poll_post(gw.port, sid, body)
-    assert r.status == 401, r
-    assert isinstance(r.error_json()["error"], str)
+    assert r.status == 200, r
+    g = poll_get(gw.port, sid, timeout=10)
+    assert g.status == 200, g
+    assert g.body == b"44" + namespace.encode() + b'{"message":"not authorized"}', g.body
     time.sleep(0.2)
     assert sio_server.n_connects() == 0
     posts = [x for x in sio_server.http_copy() if x["method"] == "POST"]
-    assert posts == [], f"the refused POST reached the server: {posts}"
+    assert [p["body"] for p in posts] == [b"1"], f"the refused payload reached the server: {posts}"
+    # the refusal is delivered once; the upstream has ended the session
+    assert poll_get(gw.port, sid, timeout=10).status == 400
+
+
+def test_polling_get_held_at_the_upstream_carries_the_connect_error_at_once(gw, sio_server):
+    """The client's GET poll is already held by the server (ping interval 4 s) when its CONNECT is refused:
+    the gateway answers that GET with the CONNECT_ERROR immediately instead of waiting for the server."""
+    import threading
+    sid = poll_open(gw.port)
+    out = {}
+
+    def held_get():
+        t0 = time.monotonic()
+        out["r"] = poll_get(gw.port, sid, timeout=10)
+        out["t"] = time.monotonic()
+        out["t0"] = t0
+    th = threading.Thread(target=held_get)
+    th.start()
+    time.sleep(0.5)
+    assert "r" not in out, "the server answered the poll early"
+    t_post = time.monotonic()
+    r = poll_post(gw.port, sid, b'40{"token":"garbage"}')
+    assert r.status == 200, r
+    th.join(10)
+    assert out["r"].status == 200 and out["r"].body == b'44{"message":"not authorized"}', out["r"]
+    assert out["t"] - t_post < 1.5, f"the held poll was answered {out['t'] - t_post:.2f}s after the refusal"
+    assert sio_server.n_connects() == 0
 
 
 def test_polling_post_larger_than_auth_body_limit_in_session(gw, sio_server):
