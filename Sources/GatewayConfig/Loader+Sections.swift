@@ -371,13 +371,11 @@ extension Loader {
             }
             return JWKSSource(origin: .file(resolve(text)), location: location(node, path))
         }
-        let lower = text.lowercased()
-        guard lower.hasPrefix("https://") || lower.hasPrefix("http://"),
-              let url = URL(string: text), let host = url.host, !host.isEmpty else {
+        guard let url = FetchURL(text) else {
             error(v, f.path(key), "invalid JWKS URL \"\(text)\" (expected https://...)")
             return nil
         }
-        if lower.hasPrefix("http://") {
+        if !url.tls {
             warning(v, f.path(key), "JWKS fetched over plain http can be replaced by anyone on the path; use https")
         }
         var refresh = Loader.defaultJWKSRefresh

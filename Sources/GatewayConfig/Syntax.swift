@@ -172,3 +172,34 @@ enum Syntax {
         return best?.0
     }
 }
+
+/// An `http://` or `https://` URL the gateway fetches itself (a remote JWKS): parsed once by the same rules
+/// for `check` and for the fetcher, so a URL that passes `check` is one the fetcher can use. No credentials;
+/// host by the rules of `listen`/`upstreams` addresses; the request target is the path and query as written.
+public struct FetchURL: Sendable, Hashable {
+    public let tls: Bool
+    public let host: String
+    public let port: UInt16
+    /// Path and query (`/` when the URL has none); the fragment is dropped.
+    public let requestTarget: String
+    /// `host[:port]` as written, for the Host field.
+    public let authority: String
+
+    public init?(_ text: String) {
+        let lower = text.lowercased()
+        let tls = lower.hasPrefix("https://")
+        guard tls || lower.hasPrefix("http://") else { return nil }
+        let rest = text.dropFirst(tls ? 8 : 7)
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard !authority.contains("@"),
+              case .success(let hp) = Syntax.hostPort(String(authority), defaultPort: tls ? 443 : 80),
+              let host = hp.host else { return nil }
+        var target = String(rest.dropFirst(authority.count).prefix { $0 != "#" })
+        if target.isEmpty { target = "/" } else if target.hasPrefix("?") { target = "/" + target }
+        self.tls = tls
+        self.host = host
+        self.port = hp.port
+        self.requestTarget = target
+        self.authority = String(authority)
+    }
+}

@@ -1,3 +1,4 @@
+import GatewayConfig
 import Glibc
 import HTTPCore
 import TLS
@@ -11,49 +12,12 @@ public enum RemoteFetch {
         init(_ d: String) { description = d }
     }
 
-    struct Target {
-        var tls: Bool
-        var host: String
-        var port: String
-        var requestTarget: String
-        var hostHeader: String
-    }
-
-    static func parse(_ url: String) -> Target? {
-        let lower = url.lowercased()
-        let tls: Bool
-        var rest: Substring
-        if lower.hasPrefix("https://") { tls = true; rest = url.dropFirst(8) }
-        else if lower.hasPrefix("http://") { tls = false; rest = url.dropFirst(7) }
-        else { return nil }
-        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        rest = rest.dropFirst(authority.count)
-        var target = String(rest.prefix { $0 != "#" })
-        if target.isEmpty { target = "/" } else if target.hasPrefix("?") { target = "/" + target }
-        if authority.contains("@") { return nil }
-        var host: Substring
-        var port: Substring = tls ? "443" : "80"
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return nil }
-            host = authority[authority.index(after: authority.startIndex)..<close]
-            let after = authority[authority.index(after: close)...]
-            if after.hasPrefix(":") { port = after.dropFirst() } else if !after.isEmpty { return nil }
-        } else if let colon = authority.lastIndex(of: ":") {
-            host = authority[..<colon]
-            port = authority[authority.index(after: colon)...]
-        } else {
-            host = authority
-        }
-        guard !host.isEmpty, !port.isEmpty, port.allSatisfy(\.isNumber) else { return nil }
-        return Target(tls: tls, host: String(host), port: String(port), requestTarget: target, hostHeader: String(authority))
-    }
-
     /// The body of a 200 answer to `GET url`. `timeout` bounds the connect and every read and write.
     public static func get(_ url: String, timeout: Double, maxBytes: Int = 1 << 20) throws(Failure) -> [UInt8] {
-        guard let t = parse(url) else { throw Failure("not an http(s) URL") }
-        let fd = try connect(t.host, t.port, timeout: timeout)
+        guard let t = FetchURL(url) else { throw Failure("not an http(s) URL") }
+        let fd = try connect(t.host, String(t.port), timeout: timeout)
         defer { close(fd) }
-        let request = Array("GET \(t.requestTarget) HTTP/1.1\r\nHost: \(t.hostHeader)\r\nAccept: application/jwk-set+json, application/json\r\nUser-Agent: portcullis\r\nConnection: close\r\n\r\n".utf8)
+        let request = Array("GET \(t.requestTarget) HTTP/1.1\r\nHost: \(t.authority)\r\nAccept: application/jwk-set+json, application/json\r\nUser-Agent: portcullis\r\nConnection: close\r\n\r\n".utf8)
         let session: TLSClientSession?
         if t.tls {
             do { session = try TLSClientSession(fd: fd, host: t.host) } catch { throw Failure(error.description) }

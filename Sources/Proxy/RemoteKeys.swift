@@ -1,6 +1,5 @@
 import Dispatch
 import EventLoop
-import Glibc
 import JWT
 import Policy
 import Synchronization
@@ -29,9 +28,12 @@ public final class RemoteKeyStore: @unchecked Sendable {
     private var timer: DispatchSourceTimer?
     public let fetchTimeout: Double
     private let changeHandler = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Where failed fetches are reported (one line each).
+    private let log: @Sendable (String) -> Void
 
-    public init(fetchTimeout: Double = 5) {
+    public init(fetchTimeout: Double = 5, log: @escaping @Sendable (String) -> Void) {
         self.fetchTimeout = fetchTimeout
+        self.log = log
     }
 
     /// The last good document for `url`, if any.
@@ -43,9 +45,8 @@ public final class RemoteKeyStore: @unchecked Sendable {
     public func onChange(_ handler: @escaping @Sendable () -> Void) { changeHandler.withLock { $0 = handler } }
 
     /// Adds the URLs of `specs` (those of a configuration about to be compiled) and fetches the ones never
-    /// fetched now, blocking the caller (at most `fetchTimeout` each). Returns one line per failed fetch.
-    @discardableResult
-    public func track(_ specs: [RemoteJWKSSpec]) -> [String] {
+    /// fetched now, blocking the caller (at most `fetchTimeout` each).
+    public func track(_ specs: [RemoteJWKSSpec]) {
         queue.sync {
             let missing: [String] = entries.withLock { table in
                 for s in specs {
@@ -54,7 +55,7 @@ public final class RemoteKeyStore: @unchecked Sendable {
                 }
                 return Set(specs.map(\.url)).filter { table[$0]?.document == nil }.sorted()
             }
-            return missing.compactMap { fetch($0) }
+            for url in missing { _ = fetch(url) }
         }
     }
 
@@ -85,17 +86,14 @@ public final class RemoteKeyStore: @unchecked Sendable {
         let now = monotonicNanos()
         let due = entries.withLock { $0.filter { $0.value.nextDue <= now }.map(\.key).sorted() }
         var changed = false
-        for url in due {
-            let before = document(url)
-            if let line = fetch(url) { eprintLine(line) } else if document(url) != before { changed = true }
-        }
+        for url in due where fetch(url) { changed = true }
         if changed, let h = changeHandler.withLock({ $0 }) { h() }
     }
 
-    /// Fetches `url` and, if its document loads for every set that names it, holds it. Returns a log line
-    /// on failure. Runs on `queue`.
-    private func fetch(_ url: String) -> String? {
-        guard let specs = entries.withLock({ $0[url]?.specs }) else { return nil }
+    /// Fetches `url` and, if its document loads for every set that names it, holds it; logs a failure.
+    /// True when the held document changed. Runs on `queue`.
+    private func fetch(_ url: String) -> Bool {
+        guard let specs = entries.withLock({ $0[url]?.specs }) else { return false }
         var problem: String? = nil
         var doc: [UInt8] = []
         do {
@@ -113,31 +111,29 @@ public final class RemoteKeyStore: @unchecked Sendable {
             problem = error.description
         }
         let now = monotonicNanos()
-        entries.withLock { table in
-            guard var e = table[url] else { return }
+        let (changed, held) = entries.withLock { table -> (Bool, Bool) in
+            guard var e = table[url] else { return (false, false) }
+            defer { table[url] = e }
             if problem == nil {
+                let changed = e.document != doc
                 e.document = doc
                 e.failures = 0
                 e.nextDue = now &+ UInt64(e.refresh * 1e9)
-            } else {
-                e.failures += 1
-                let backoff = min(e.refresh, Double(1 << min(e.failures - 1, 10)))
-                e.nextDue = now &+ UInt64(backoff * 1e9)
+                return (changed, true)
             }
-            table[url] = e
+            e.failures += 1
+            let backoff = min(e.refresh, Double(1 << min(e.failures - 1, 10)))
+            e.nextDue = now &+ UInt64(backoff * 1e9)
+            return (false, e.document != nil)
         }
         counts.withLock { c in
             for s in specs { c[s.keySet, default: [:]][problem == nil ? "success" : "failure", default: 0] += 1 }
         }
-        guard let problem else { return nil }
-        let names = specs.map(\.keySet).joined(separator: ", ")
-        let held = document(url) != nil ? "the last good document stays in force" : "tokens that need it get 503 keys_unavailable"
-        return "portcullis: key set \(names): JWKS fetch failed: \(problem); \(held)"
+        if let problem {
+            let names = specs.map(\.keySet).joined(separator: ", ")
+            log("portcullis: key set \(names): JWKS fetch failed: \(problem); "
+                + (held ? "the last good document stays in force" : "tokens that need it get 503 keys_unavailable"))
+        }
+        return changed
     }
-}
-
-private func eprintLine(_ s: String) {
-    var line = Array(s.utf8)
-    line.append(10)
-    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }

@@ -74,9 +74,7 @@ func loadConfiguration(path: String, generation: Int, remote: RemoteKeyStore?)
         let (_, keyDiags) = PolicyCompiler.loadKeySets(config)
         return (nil, diags + keyDiags.filter { $0.severity == .error }, nil)
     }
-    if let remote {
-        for line in remote.track(PolicyCompiler.remoteJWKSSources(config)) { eprint(line) }
-    }
+    remote?.track(PolicyCompiler.remoteJWKSSources(config))
     let (policy, more) = PolicyCompiler.compile(config, generation: generation,
                                                 remoteJWKS: { remote?.document($0) }, resolve: resolveHost)
     return (policy, diags + more, config)
@@ -102,7 +100,7 @@ struct Run: ParsableCommand {
     var eventBackend: String = getenv("PORTCULLIS_EVENT_BACKEND").map { String(cString: $0) } ?? "dispatch"
 
     func run() throws {
-        let remote = RemoteKeyStore()
+        let remote = RemoteKeyStore(log: eprint)
         let (policy, diags, parsed) = loadConfiguration(path: config, generation: 1, remote: remote)
         for d in diags { eprint(d.description) }
         guard let policy, let parsed else { throw ExitCode(1) }

@@ -91,7 +91,7 @@ struct Inspect: ParsableCommand {
         tok = tok.trimmingCharacters(in: " \t\r\n")
         if tok.lowercased().hasPrefix("bearer ") { tok = String(tok.dropFirst(7)) }
         // Remote JWKS are fetched once, so the explanation uses the keys the gateway would use.
-        let (policy, diags) = loadPolicy(path: config, generation: 0, remote: RemoteKeyStore())
+        let (policy, diags) = loadPolicy(path: config, generation: 0, remote: RemoteKeyStore(log: eprint))
         for d in diags where d.severity == .error { eprint(d.description) }
         guard let policy else { throw ExitCode(2) }
         guard let r = policy.routes.first(where: { $0.name == route }) else {
