@@ -11,7 +11,7 @@
 ///   twice → `.unsupportedTransferEncoding`; Transfer-Encoding in HTTP/1.0 → `.transferEncodingInHTTP10`.
 /// - Field values that are not valid UTF-8 are decoded as ISO-8859-1 (byte n → U+00nn).
 /// - Trailer fields are returned as received (same syntax rules as header fields); the caller decides which to keep.
-public struct HTTPRequestParser: Sendable {
+public struct HTTPRequestParser: HTTPMessageParser, Sendable {
     public let limits: HTTPParserLimits
     var body: BodyDecoder
     /// Empty lines skipped before the current request line.
@@ -31,20 +31,6 @@ public struct HTTPRequestParser: Sendable {
 
     /// True between messages (no head bytes scanned, no body in progress).
     public var isIdle: Bool { body.state == .idle && body.scanned == 0 }
-
-    public mutating func parse(_ bytes: [UInt8]) throws(HTTPParseError) -> HTTPParseEvent<HTTPRequestHead> {
-        let r: Result<HTTPParseEvent<HTTPRequestHead>, HTTPParseError> = bytes.withUnsafeBytes { p in
-            do throws(HTTPParseError) { return .success(try self.parse(p)) } catch { return .failure(error) }
-        }
-        return try r.get()
-    }
-
-    public mutating func parse(_ bytes: ArraySlice<UInt8>) throws(HTTPParseError) -> HTTPParseEvent<HTTPRequestHead> {
-        let r: Result<HTTPParseEvent<HTTPRequestHead>, HTTPParseError> = bytes.withUnsafeBytes { p in
-            do throws(HTTPParseError) { return .success(try self.parse(p)) } catch { return .failure(error) }
-        }
-        return try r.get()
-    }
 
     public mutating func parse(_ p: UnsafeRawBufferPointer) throws(HTTPParseError) -> HTTPParseEvent<HTTPRequestHead> {
         if body.state != .idle {

@@ -13,7 +13,7 @@
 ///   `parseEOF()`.
 /// - Status line `HTTP/1.0` or `HTTP/1.1` (other valid versions → `.unsupportedVersion`), status 100–999, reason
 ///   optional (`HTTP/1.1 200\r\n` accepted). Anything else → `.invalidStatusLine`.
-public struct HTTPResponseParser: Sendable {
+public struct HTTPResponseParser: HTTPMessageParser, Sendable {
     public let limits: HTTPParserLimits
     var body: BodyDecoder
     var requestIsHead = false
@@ -44,20 +44,6 @@ public struct HTTPResponseParser: Sendable {
 
     /// True between messages (no head bytes scanned, no body in progress, no final response pending).
     public var isIdle: Bool { body.state == .idle && body.scanned == 0 && !awaitingFinal }
-
-    public mutating func parse(_ bytes: [UInt8]) throws(HTTPParseError) -> HTTPParseEvent<HTTPResponseHead> {
-        let r: Result<HTTPParseEvent<HTTPResponseHead>, HTTPParseError> = bytes.withUnsafeBytes { p in
-            do throws(HTTPParseError) { return .success(try self.parse(p)) } catch { return .failure(error) }
-        }
-        return try r.get()
-    }
-
-    public mutating func parse(_ bytes: ArraySlice<UInt8>) throws(HTTPParseError) -> HTTPParseEvent<HTTPResponseHead> {
-        let r: Result<HTTPParseEvent<HTTPResponseHead>, HTTPParseError> = bytes.withUnsafeBytes { p in
-            do throws(HTTPParseError) { return .success(try self.parse(p)) } catch { return .failure(error) }
-        }
-        return try r.get()
-    }
 
     public mutating func parse(_ p: UnsafeRawBufferPointer) throws(HTTPParseError) -> HTTPParseEvent<HTTPResponseHead> {
         let ev = try parseEvent(p)

@@ -188,3 +188,23 @@ public enum HTTPParseEvent<Head: Sendable>: Sendable {
     /// Message complete. `trailers` are the chunked trailer fields (empty otherwise).
     case end(trailers: HTTPFields, consumed: Int)
 }
+
+/// The shape both incremental parsers share: raw bytes in, the next event out. Array and slice callers go
+/// through the extension below.
+public protocol HTTPMessageParser {
+    associatedtype Head: Sendable
+    mutating func parse(_ p: UnsafeRawBufferPointer) throws(HTTPParseError) -> HTTPParseEvent<Head>
+}
+
+extension HTTPMessageParser {
+    public mutating func parse(_ bytes: [UInt8]) throws(HTTPParseError) -> HTTPParseEvent<Head> {
+        try parse(bytes[...])
+    }
+
+    public mutating func parse(_ bytes: ArraySlice<UInt8>) throws(HTTPParseError) -> HTTPParseEvent<Head> {
+        let r: Result<HTTPParseEvent<Head>, HTTPParseError> = bytes.withUnsafeBytes { p in
+            do throws(HTTPParseError) { return .success(try self.parse(p)) } catch { return .failure(error) }
+        }
+        return try r.get()
+    }
+}
