@@ -17,29 +17,31 @@ let package = Package(
         .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         // Pure: no Dispatch, Glibc or Foundation.
         .target(name: "HTTPCore"),
+        // Pure: base64 and base64url (RFC 4648), shared by the JWT engine and the WebSocket codecs.
+        .target(name: "Base64Codec"),
         // Pure: WebSocket frame codec, Sec-WebSocket-* helpers, Engine.IO/Socket.IO packet parsing.
-        .target(name: "WebSocket"),
+        .target(name: "WebSocket", dependencies: ["Base64Codec"]),
         // Pure over OpenSSL: no sockets, no Dispatch.
-        .target(name: "JWT", dependencies: ["COpenSSL"]),
+        .target(name: "JWT", dependencies: ["COpenSSL", "Base64Codec"]),
         // OpenSSL TLS sessions (today: the blocking client that fetches remote JWKS).
         .target(name: "TLS", dependencies: ["COpenSSL"]),
         .target(name: "GatewayConfig", dependencies: ["HTTPCore", .product(name: "Yams", package: "Yams")]),
-        .target(name: "Policy", dependencies: ["GatewayConfig", "JWT", "HTTPCore"]),
+        .target(name: "Policy", dependencies: ["GatewayConfig", "JWT", "HTTPCore", "Base64Codec"]),
         .systemLibrary(name: "CSystem"),   // <sys/epoll.h> (not in Swift's Glibc module)
         .target(name: "EventLoop", dependencies: ["CSystem"]),
         .target(name: "Admin", dependencies: ["HTTPCore"]),
         .target(name: "Proxy", dependencies: ["HTTPCore", "WebSocket", "JWT", "GatewayConfig", "Policy", "EventLoop", "Admin", "TLS", "CNghttp2"]),
         .executableTarget(name: "portcullis", dependencies: [
-            "Proxy", "Policy", "GatewayConfig", "JWT", "HTTPCore", "EventLoop", "Admin",
+            "Proxy", "Policy", "GatewayConfig", "JWT", "HTTPCore", "EventLoop", "Admin", "Base64Codec",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // `make bench-jwt`: single-core verifications per second beside `openssl speed`.
         .executableTarget(name: "jwt-bench", dependencies: ["JWT"], path: "Sources/jwt-bench"),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore"]),
-        .testTarget(name: "JWTTests", dependencies: ["JWT"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "JWTTests", dependencies: ["JWT", "Base64Codec"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
-        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
-        .testTarget(name: "PolicyTests", dependencies: ["Policy", "GatewayConfig", "JWT", "HTTPCore"]),
+        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "Base64Codec"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "GatewayConfig", "JWT", "HTTPCore", "Base64Codec"]),
     ],
     swiftLanguageModes: [.v6]
 )

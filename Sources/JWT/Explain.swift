@@ -1,5 +1,7 @@
 // Step-by-step explanation of a verification, for `portcullis inspect`. Not on the request path.
 
+import Base64Codec
+
 public struct ExplainStep: Sendable, Equatable, CustomStringConvertible {
     /// token, header, algorithm, key, signature, payload, required, exp, nbf, iat, iss, aud, lifetime,
     /// `claim <path>`, outcome.

@@ -1,5 +1,6 @@
 // Key sets: named, pinned to the algorithms they list, parsed once at load into EVP_PKEYs / HMAC states.
 
+import Base64Codec
 import COpenSSL
 
 // MARK: - Specification

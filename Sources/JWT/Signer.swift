@@ -1,5 +1,6 @@
 // Minting tokens: for `portcullis token`, `portcullis demo` and tests. Not on the request path.
 
+import Base64Codec
 import COpenSSL
 
 public struct SigningError: Error, Sendable, Equatable, CustomStringConvertible {

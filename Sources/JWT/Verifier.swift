@@ -1,3 +1,4 @@
+import Base64Codec
 import COpenSSL
 
 // Compact JWS verification (RFC 7515 §7.1, RFC 7519 §7.2) with algorithms pinned by key sets.

@@ -14,6 +14,8 @@
 // the record separator 0x1E; text packets as above; a binary message is `b` followed by its base64 (standard
 // alphabet, padded).
 
+import Base64Codec
+
 /// The record separator between packets of an Engine.IO v4 polling payload.
 public let engineIORecordSeparator: UInt8 = 0x1E
 
@@ -80,7 +82,7 @@ public enum EngineIOPacket: Sendable, Equatable {
         case .ping(let d): return "2" + d
         case .pong(let d): return "3" + d
         case .message(let d): return "4" + d
-        case .binary(let b): return "b" + Base64.encode(b)
+        case .binary(let b): return "b" + Base64.encodeStandard(b)
         case .upgrade: return "5"
         case .noop: return "6"
         }

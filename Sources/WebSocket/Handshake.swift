@@ -1,12 +1,14 @@
 // Opening-handshake helpers (RFC 6455 §4) and token carriage in Sec-WebSocket-Protocol.
 
+import Base64Codec
+
 /// The GUID appended to Sec-WebSocket-Key (RFC 6455 §1.3).
 public let webSocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64(SHA-1(key + GUID)). The key is used exactly as
 /// given (the HTTP parser has already trimmed optional whitespace).
 public func webSocketAccept(forKey key: String) -> String {
-    Base64.encode(SHA1.hash(Array((key + webSocketGUID).utf8)))
+    Base64.encodeStandard(SHA1.hash(Array((key + webSocketGUID).utf8)))
 }
 
 /// A `Sec-WebSocket-Key` is valid when it is base64 (standard alphabet, padded) of exactly 16 bytes
@@ -86,79 +88,6 @@ func trimOWS(_ s: Substring) -> Substring {
         hi = p
     }
     return s[lo..<hi]
-}
-
-// MARK: - Base64
-
-/// Base64 (RFC 4648 §4) and base64url (§5).
-public enum Base64 {
-    private static let std: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-    private static let url: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    /// Standard alphabet with `=` padding, or (urlSafe) base64url without padding.
-    public static func encode<C: Collection>(_ bytes: C, urlSafe: Bool = false) -> String where C.Element == UInt8 {
-        let table = urlSafe ? url : std
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var it = bytes.makeIterator()
-        while let a = it.next() {
-            let b = it.next(), c = it.next()
-            let n = UInt32(a) << 16 | UInt32(b ?? 0) << 8 | UInt32(c ?? 0)
-            out.append(table[Int(n >> 18 & 63)])
-            out.append(table[Int(n >> 12 & 63)])
-            if b != nil { out.append(table[Int(n >> 6 & 63)]) } else if !urlSafe { out.append(UInt8(ascii: "=")) }
-            if c != nil { out.append(table[Int(n & 63)]) } else if !urlSafe { out.append(UInt8(ascii: "=")) }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// base64url without padding.
-    public static func urlEncode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        encode(bytes, urlSafe: true)
-    }
-
-    /// Strict decoding: only the chosen alphabet, no whitespace; `=` padding only at the end and only to a
-    /// multiple of 4 (required when `requirePadding`, otherwise optional); a length ≡ 1 (mod 4) and non-zero
-    /// unused trailing bits are rejected. Returns nil when invalid.
-    public static func decode<S: StringProtocol>(_ text: S, urlSafe: Bool, requirePadding: Bool = false) -> [UInt8]? {
-        decode(bytes: Array(text.utf8), urlSafe: urlSafe, requirePadding: requirePadding)
-    }
-
-    /// `decode` over raw ASCII bytes.
-    public static func decode(bytes input: [UInt8], urlSafe: Bool, requirePadding: Bool = false) -> [UInt8]? {
-        var end = input.count
-        var pad = 0
-        while end > 0 && input[end - 1] == UInt8(ascii: "=") && pad < 2 { end -= 1; pad += 1 }
-        if pad > 0 && input.count % 4 != 0 { return nil }
-        if requirePadding && input.count % 4 != 0 { return nil }
-        if end % 4 == 1 { return nil }
-        if pad > 0 && (end + pad) % 4 != 0 { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(end * 3 / 4)
-        var acc: UInt32 = 0
-        var bits = 0
-        for i in 0..<end {
-            let c = input[i]
-            let v: UInt8
-            switch c {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = c - UInt8(ascii: "A")
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = c - UInt8(ascii: "a") + 26
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = c - UInt8(ascii: "0") + 52
-            case UInt8(ascii: "+") where !urlSafe, UInt8(ascii: "-") where urlSafe: v = 62
-            case UInt8(ascii: "/") where !urlSafe, UInt8(ascii: "_") where urlSafe: v = 63
-            default: return nil
-            }
-            acc = acc << 6 | UInt32(v)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
-                acc &= (1 << UInt32(bits)) - 1
-            }
-        }
-        if acc != 0 { return nil }  // non-canonical: unused low bits must be zero
-        return out
-    }
 }
 
 // MARK: - SHA-1

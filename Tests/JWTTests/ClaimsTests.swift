@@ -1,3 +1,4 @@
+import Base64Codec
 import XCTest
 
 @testable import JWT

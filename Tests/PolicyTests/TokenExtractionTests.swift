@@ -1,3 +1,4 @@
+import Base64Codec
 import GatewayConfig
 import HTTPCore
 import JWT
@@ -59,7 +60,7 @@ final class TokenExtractionTests: XCTestCase {
 
     func testSubprotocolTokenConvention() {
         let jwt = "eyJhbGciOiJIUzI1NiJ9.e30.sig"
-        let encoded = JWT.Base64.encodeURL(Array(jwt.utf8))
+        let encoded = Base64.encodeURL(Array(jwt.utf8))
         let s: [TokenLocation] = [.subprotocol(prefix: "base64url.bearer.authorization.")]
         let h = head("/ws", [("Sec-WebSocket-Protocol", "chat, base64url.bearer.authorization.\(encoded)")])
         XCTAssertEqual(TokenExtractor.search(h, sources: s), .found(jwt, index: 0))

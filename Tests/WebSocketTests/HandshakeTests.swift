@@ -1,3 +1,4 @@
+import Base64Codec
 import Foundation
 import XCTest
 @testable import WebSocket
@@ -30,13 +31,13 @@ final class HandshakeTests: XCTestCase {
         let vectors = ["": "", "f": "Zg==", "fo": "Zm8=", "foo": "Zm9v", "foob": "Zm9vYg==", "fooba": "Zm9vYmE=",
                        "foobar": "Zm9vYmFy"]  // RFC 4648 §10
         for (plain, enc) in vectors {
-            XCTAssertEqual(Base64.encode(Array(plain.utf8)), enc)
+            XCTAssertEqual(Base64.encodeStandard(Array(plain.utf8)), enc)
             XCTAssertEqual(Base64.decode(enc, urlSafe: false, requirePadding: true), Array(plain.utf8))
-            XCTAssertEqual(Base64.urlEncode(Array(plain.utf8)), enc.replacingOccurrences(of: "=", with: ""))
+            XCTAssertEqual(Base64.encodeURL(Array(plain.utf8)), enc.replacingOccurrences(of: "=", with: ""))
             XCTAssertEqual(Base64.decode(enc.replacingOccurrences(of: "=", with: ""), urlSafe: true), Array(plain.utf8))
         }
-        XCTAssertEqual(Base64.urlEncode([0xFB, 0xFF]), "-_8")
-        XCTAssertEqual(Base64.encode([0xFB, 0xFF]), "+/8=")
+        XCTAssertEqual(Base64.encodeURL([0xFB, 0xFF]), "-_8")
+        XCTAssertEqual(Base64.encodeStandard([0xFB, 0xFF]), "+/8=")
         XCTAssertNil(Base64.decode("+/8=", urlSafe: true))
         XCTAssertNil(Base64.decode("-_8", urlSafe: false))
         XCTAssertNil(Base64.decode("Zg", urlSafe: false, requirePadding: true))
@@ -47,8 +48,8 @@ final class HandshakeTests: XCTestCase {
         var rng = SplitMix64(seed: 5)
         for n in 0..<100 {
             let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            XCTAssertEqual(Base64.encode(bytes), Data(bytes).base64EncodedString())
-            XCTAssertEqual(Base64.decode(Base64.urlEncode(bytes), urlSafe: true), bytes)
+            XCTAssertEqual(Base64.encodeStandard(bytes), Data(bytes).base64EncodedString())
+            XCTAssertEqual(Base64.decode(Base64.encodeURL(bytes), urlSafe: true), bytes)
         }
     }
 
@@ -61,21 +62,21 @@ final class HandshakeTests: XCTestCase {
     func testSubprotocolTokenBase64url() {
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"
         let prefix = "base64url.bearer.authorization.k8s.io."
-        let entry = prefix + Base64.urlEncode(Array(jwt.utf8))
+        let entry = prefix + Base64.encodeURL(Array(jwt.utf8))
         XCTAssertFalse(entry.contains("="))
         let r = extractSubprotocolToken(offered: ["channel.k8s.io", entry, "chat"], prefix: prefix)
         XCTAssertEqual(r.token, jwt)
         XCTAssertEqual(r.remaining, ["channel.k8s.io", "chat"])
         // A shorter configured prefix: the carried value is everything after it.
-        let r2 = extractSubprotocolToken(offered: ["base64url.bearer.authorization." + Base64.urlEncode(Array(jwt.utf8))],
+        let r2 = extractSubprotocolToken(offered: ["base64url.bearer.authorization." + Base64.encodeURL(Array(jwt.utf8))],
                                          prefix: "base64url.bearer.authorization.")
         XCTAssertEqual(r2.token, jwt)
         XCTAssertEqual(r2.remaining, [])
         // Padded form and an encoded "Bearer " value are accepted.
-        let padded = prefix + Base64.encode(Array(jwt.utf8)).replacingOccurrences(of: "+", with: "-")
+        let padded = prefix + Base64.encodeStandard(Array(jwt.utf8)).replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_")
         XCTAssertEqual(extractSubprotocolToken(offered: [padded], prefix: prefix).token, jwt)
-        XCTAssertEqual(extractSubprotocolToken(offered: [prefix + Base64.urlEncode(Array("Bearer \(jwt)".utf8))],
+        XCTAssertEqual(extractSubprotocolToken(offered: [prefix + Base64.encodeURL(Array("Bearer \(jwt)".utf8))],
                                                prefix: prefix).token, jwt)
     }
 
@@ -92,8 +93,8 @@ final class HandshakeTests: XCTestCase {
         // Empty carried value.
         XCTAssertNil(extractSubprotocolToken(offered: [prefix], prefix: prefix).token)
         // First wins; every prefixed entry removed.
-        let two = extractSubprotocolToken(offered: [prefix + Base64.urlEncode(Array("a.b.c".utf8)), "x",
-                                                    prefix + Base64.urlEncode(Array("d.e.f".utf8))], prefix: prefix)
+        let two = extractSubprotocolToken(offered: [prefix + Base64.encodeURL(Array("a.b.c".utf8)), "x",
+                                                    prefix + Base64.encodeURL(Array("d.e.f".utf8))], prefix: prefix)
         XCTAssertEqual(two.token, "a.b.c")
         XCTAssertEqual(two.remaining, ["x"])
         // Case-sensitive prefix.
