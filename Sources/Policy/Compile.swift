@@ -86,23 +86,13 @@ public enum PolicyCompiler {
                 }
                 let claims = ClaimsPolicy(issuers: p.issuers, audiences: p.audiences, required: p.require, leeway: p.leeway,
                                           maxLifetime: p.maxLifetime, rules: rules)
-                let sources: [TokenLocation] = p.tokens.map { t in
-                    switch t {
-                    case .header(let n, let prefix): return .header(name: n, prefix: prefix)
-                    case .query(let n): return .query(n)
-                    case .cookie(let n): return .cookie(n)
-                    case .body(let f): return .body(f)
-                    case .subprotocol(let prefix): return .subprotocol(prefix: prefix)
-                    case .socketio(let f): return .socketio(f)
-                    }
-                }
                 let fwd: TokenForwarding
                 switch p.forward.token {
                 case .keepExceptQuery: fwd = .keepExceptQuery
                 case .keep: fwd = .keep
                 case .strip: fwd = .strip
                 }
-                auth = RouteAuth(realm: p.realm, sources: sources,
+                auth = RouteAuth(realm: p.realm, sources: p.tokens,
                                  verifier: Verifier(keySets: sets, policy: claims, maxTokenBytes: limits.maxTokenBytes),
                                  forwardToken: fwd,
                                  claimHeaders: p.forward.claimsToHeaders.map { ClaimHeaderRule(path: $0.path, header: $0.header) },

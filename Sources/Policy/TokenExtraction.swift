@@ -1,16 +1,10 @@
 import Base64Codec
+import GatewayConfig
 import HTTPCore
 import JWT
 
-/// Where a route looks for its token (compiled from the route file's `tokens`).
-public enum TokenLocation: Sendable, Equatable {
-    case header(name: String, prefix: String?)
-    case query(String)
-    case cookie(String)
-    case body(String)
-    case subprotocol(prefix: String)
-    case socketio(String)
-}
+/// Where a route looks for its token: the route file's `tokens` entries, used as they are.
+public typealias TokenLocation = TokenSource
 
 /// The result of looking for a token in a request head.
 public enum TokenSearch: Equatable {
