@@ -76,6 +76,8 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         var pollSid: String?
         /// Sent upstream instead of the body that was read (a refused CONNECT's payload becomes `1`, close).
         var replacementBody: [UInt8]?
+        /// The session id when this is a GET poll (the request an upstream may hold for a while).
+        var getPollSid: String? { head.method == "GET" ? pollSid : nil }
         var offeredProtocols: [String] = []
         var tokenProtocolEntry: String?
         var headOnly: Bool
@@ -174,7 +176,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
     private func teardown() {
         guard !closed else { return }
         closed = true
-        if let ex, let sid = ex.pollSid, ex.head.method == "GET" { ctx.runtime.pollEnded(sid, self) }
+        if let sid = ex?.getPollSid { ctx.runtime.pollEnded(sid, self) }
         if let ex, let u = ex.upstream {
             ex.upstream = nil
             u.owner = nil
@@ -327,14 +329,8 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
                 if !ex.isWebSocket, TokenExtractor.queryValue(head.target, name: "transport") == "polling",
                    let sid = TokenExtractor.queryValue(head.target, name: "sid"), !sid.isEmpty {
                     ex.pollSid = sid
-                    // A CONNECT of this session was refused: this poll carries the CONNECT_ERROR packet.
-                    if head.method == "GET" {
-                        if let packet = ctx.runtime.takeRefusedSocketIO(sid) {
-                            ex.authOutcome = "socketio_refused"
-                            return finishLocal(ex, .engineIOPayload(packet))
-                        }
-                        ctx.runtime.pollStarted(sid, self, queue: ctx.loop.queue)
-                    }
+                    if answerRefusedPoll(ex) { return }
+                    if head.method == "GET" { ctx.runtime.pollStarted(sid, self, queue: ctx.loop.queue) }
                 }
                 if !ex.isWebSocket && head.method == "POST" && head.framing != .none {
                     // An Engine.IO polling POST may carry the CONNECT: read it (bounded) and look.
@@ -421,13 +417,20 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         beginForward(ex)
     }
 
-    /// The runtime says this session's Engine.IO session had its CONNECT refused while this GET poll is held at
-    /// the upstream: answer the poll now with the CONNECT_ERROR packet (the upstream connection is closed).
-    func refusedWhilePolling(_ sid: String) {
-        guard !closed, let ex, ex.pollSid == sid, ex.head.method == "GET", !ex.responseStarted,
-              let packet = ctx.runtime.takeRefusedSocketIO(sid) else { return }
+    /// A GET poll of an Engine.IO session whose CONNECT was refused carries the CONNECT_ERROR packet (taken
+    /// once) instead of going to, or coming from, the upstream. True when `ex` was answered so.
+    private func answerRefusedPoll(_ ex: Exchange) -> Bool {
+        guard let sid = ex.getPollSid, !ex.responseStarted, let packet = ctx.runtime.takeRefusedSocketIO(sid) else { return false }
         ex.authOutcome = "socketio_refused"
         finishLocal(ex, .engineIOPayload(packet))
+        return true
+    }
+
+    /// The runtime says this session's Engine.IO session had its CONNECT refused while this GET poll is held at
+    /// the upstream: answer the poll now (the upstream connection is closed).
+    func refusedWhilePolling(_ sid: String) {
+        guard !closed, let ex, ex.getPollSid == sid else { return }
+        _ = answerRefusedPoll(ex)
     }
 
     /// Builds the upstream request head (and, after a body-token read, the body) and sends it.
@@ -694,13 +697,9 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
                     else { upstreamProtocolError(ex, u, "upstream switched protocols for a request that did not ask to") }
                     return buf.count
                 }
-                if let sid = ex.pollSid, ex.head.method == "GET", let packet = ctx.runtime.takeRefusedSocketIO(sid) {
-                    // The session's CONNECT was refused meanwhile: the poll the upstream held carries the
-                    // CONNECT_ERROR instead of whatever the upstream answered on ending the session.
-                    ex.authOutcome = "socketio_refused"
-                    finishLocal(ex, .engineIOPayload(packet))
-                    return buf.count
-                }
+                // The session's CONNECT was refused meanwhile: the poll the upstream held carries the CONNECT_ERROR
+                // instead of whatever the upstream answered on ending the session.
+                if answerRefusedPoll(ex) { return buf.count }
                 sendResponseHead(ex, h)
             case .body(let r, let c):
                 off += c
@@ -944,7 +943,7 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
     /// waits for the next request or closes. A response that ends before its request was read closes the connection.
     private func finishExchange(_ ex: Exchange) {
         guard self.ex === ex else { return }
-        if let sid = ex.pollSid, ex.head.method == "GET" { ctx.runtime.pollEnded(sid, self) }
+        if let sid = ex.getPollSid { ctx.runtime.pollEnded(sid, self) }
         if !ex.requestDone { ex.clientKeepAlive = false }
         self.ex = nil
         requestsServed += 1

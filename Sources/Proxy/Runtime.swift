@@ -128,6 +128,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// GET poll gets (taken once). Crosses loops: the POST and the GET may arrive on different connections.
     /// Entries expire after two minutes; at most 10,000 are kept.
     private let refusedSocketIO = Mutex<[String: (packet: String, at: UInt64)]>([:])
+    private static let refusalLifetime: UInt64 = 120_000_000_000
 
     /// Long-polling GETs in flight on socket.io routes, by Engine.IO session id: the session holding one
     /// (used only on its own loop's queue, reached through `queue.async`).
@@ -155,7 +156,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     func refuseSocketIO(sid: String, packet: String) {
         let now = monotonicNanos()
         refusedSocketIO.withLock { m in
-            if m.count >= 1000 { m = m.filter { now &- $0.value.at < 120_000_000_000 } }
+            if m.count >= 1000 { m = m.filter { now &- $0.value.at < Self.refusalLifetime } }
             if m.count >= 10_000 { return }
             m[sid] = (packet, now)
         }
@@ -167,9 +168,10 @@ public final class ProxyRuntime: @unchecked Sendable {
     func takeRefusedSocketIO(_ sid: String) -> String? {
         refusedSocketIO.withLock { m in
             guard let e = m.removeValue(forKey: sid) else { return nil }
-            return monotonicNanos() &- e.at < 120_000_000_000 ? e.packet : nil
+            return monotonicNanos() &- e.at < Self.refusalLifetime ? e.packet : nil
         }
     }
+
     /// Remote JWKS documents, when the route file names any (set before `start`).
     public var remoteKeys: RemoteKeyStore?
     public let startTime = wallClockSeconds()
