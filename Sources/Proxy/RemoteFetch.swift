@@ -51,12 +51,11 @@ public enum RemoteFetch {
         var pending: [UInt8] = []
         var status = 0
         var body: [UInt8] = []
-        var complete = false
-        while !complete {
+        reading: while true {
             // Parse what is buffered; read more when the parser asks for it.
             parsing: while true {
                 let ev: HTTPParseEvent<HTTPResponseHead>
-                do { ev = try pending.withUnsafeBytes { p throws(HTTPParseError) in try parser.parse(p) } }
+                do { ev = try parser.parse(pending) }
                 catch { throw Failure("malformed response: \(error)") }
                 switch ev {
                 case .needMore(let c):
@@ -70,11 +69,9 @@ public enum RemoteFetch {
                     pending.removeFirst(c)
                     if body.count > maxBytes { throw Failure("document larger than \(maxBytes) bytes") }
                 case .end:
-                    complete = true
-                    break parsing
+                    break reading
                 }
             }
-            if complete { break }
             let more = try receive()
             if more.isEmpty {
                 let end: HTTPParseEvent<HTTPResponseHead>?
