@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 from authlib import BEARER, agw, assert_denied, auth_config, bearer, claims, keyring, mint  # noqa: F401
 from conftest import free_port, run_cli
 from httpc import request
+from wslib import wait_for
 
 
 class JWKSServer:
@@ -144,10 +145,7 @@ def test_failed_refresh_keeps_the_last_good_document(gateway, upstream, keyring,
         srv.doc = b"<html>maintenance</html>"
     else:
         srv.doc = {"keys": [keyring.ed.public_jwk_dict("ed-1", "EdDSA")]}  # nothing usable for RS256
-    deadline = time.monotonic() + 8
-    while srv.fetches < before + 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert srv.fetches >= before + 2, "the gateway stopped refreshing"
+    assert wait_for(lambda: srv.fetches >= before + 2, 8, 0.1), "the gateway stopped refreshing"
     # a fresh token (not in the verified-token cache) still verifies with the held key
     tok2 = mint("RS256", keyring.rsa, claims(sub="fresh"), {"kid": "rsa-1"})
     assert get(g, tok2).status == 200
