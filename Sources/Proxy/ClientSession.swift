@@ -77,7 +77,10 @@ final class ClientSession: ConnectionDelegate, TimedObject, UpstreamOwner {
         /// Sent upstream instead of the body that was read (a refused CONNECT's payload becomes `1`, close).
         var replacementBody: [UInt8]?
         /// The session id when this is a GET poll (the request an upstream may hold for a while).
-        var getPollSid: String? { head.method == "GET" ? pollSid : nil }
+        var getPollSid: String? {
+            guard let pollSid, head.method == "GET" else { return nil }   // nil first: this runs on every response
+            return pollSid
+        }
         var offeredProtocols: [String] = []
         var tokenProtocolEntry: String?
         var headOnly: Bool
