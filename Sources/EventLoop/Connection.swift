@@ -59,7 +59,8 @@ public final class Connection: @unchecked Sendable {
         self.peerAddress = peerAddress
     }
 
-    /// Creates the sources; reads start immediately unless `connecting` (outbound connect in progress).
+    /// Creates the sources and starts reading; `connecting` (an outbound connect in progress) also waits for
+    /// writability, which reports the connect (on the epoll-set backend, reading starts once connected).
     public func start(connecting: Bool = false) {
         loop.assertOnLoop()
         if let p = loop.poller {
@@ -76,6 +77,16 @@ public final class Connection: @unchecked Sendable {
         readSource = rs
         self.connecting = connecting
         if connecting {
+            // The read source is resumed before the write source that reports the connect, so libdispatch
+            // installs it first (sources are installed in the order they are resumed from one queue).
+            // Its epoll backend keeps one registration per fd and deletes it when the fd reports EPOLLHUP;
+            // a source installed after that never fires. Installed first, reading sees every hangup: a
+            // refused connect or an upstream's RST. (Installed after the connect event, as before, reading
+            // missed an RST that answered the request, and the client got 504 after the response timeout
+            // instead of 502.) A write source installed after a hangup is lost instead, which is harmless:
+            // the read side reports the connect's outcome (`finishConnect`) and closes.
+            readSuspended = false
+            rs.resume()
             resumeWrite()
         } else {
             resumeRead()
@@ -153,6 +164,7 @@ public final class Connection: @unchecked Sendable {
 
     private func handleReadable() {
         guard !isClosed, !readPausedByUser else { return }
+        if connecting { guard finishConnect() else { return } }
         let buf = loop.readBuffer
         var rounds = 0
         while rounds < 4 {
@@ -237,22 +249,27 @@ public final class Connection: @unchecked Sendable {
     private func handleWritable() {
         guard !isClosed else { return }
         if connecting {
-            connecting = false
-            var err: Int32 = 0
-            var len = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
-            if err != 0 {
-                delegate?.connectionDidConnect(self, error: err)
-                close(error: err)
-                return
-            }
-            if pendingOutputBytes == 0 { suspendWrite() }
-            if !readPausedByUser { resumeRead() }
-            delegate?.connectionDidConnect(self, error: 0)
-            if isClosed { return }
-            if pendingOutputBytes == 0 { return }
+            guard finishConnect(), pendingOutputBytes > 0 else { return }
         }
         flush()
+    }
+
+    /// An outbound connect is done (the first write or read readiness): reports it to the delegate.
+    /// Returns whether the connection is still open.
+    private func finishConnect() -> Bool {
+        connecting = false
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
+        if err != 0 {
+            delegate?.connectionDidConnect(self, error: err)
+            close(error: err)
+            return false
+        }
+        if pendingOutputBytes == 0 { suspendWrite() }
+        if readPausedByUser { suspendRead() } else { resumeRead() }
+        delegate?.connectionDidConnect(self, error: 0)
+        return !isClosed
     }
 
     private func flush() {
