@@ -156,23 +156,32 @@ public final class Connection: @unchecked Sendable {
     }
 
     public func resumeReading() {
+        let wasPaused = readPausedByUser
         readPausedByUser = false
         if !connecting { resumeRead() }
+        // A hangup that came while paused is not reported again when the source resumes (see handleReadable).
+        if wasPaused && !registered && !connecting && !isClosed && !readEOF { readAgainLater() }
     }
 
     public var isReadingPaused: Bool { readPausedByUser }
 
     private func handleReadable() {
-        guard !isClosed, !readPausedByUser else { return }
+        guard !isClosed, !readPausedByUser, !readEOF else { return }
         if connecting { guard finishConnect() else { return } }
         let buf = loop.readBuffer
         var rounds = 0
-        while rounds < 4 {
+        while rounds < 8 {
             rounds += 1
             let n = Glibc.read(fd, buf.baseAddress, buf.count)
             if n > 0 {
                 delegate?.connectionDidRead(self, UnsafeRawBufferPointer(rebasing: buf[0..<n]))
-                if isClosed || readPausedByUser || n < buf.count { return }
+                if isClosed || readPausedByUser { return }
+                // A short read empties the queue for now. The epoll set is level-triggered and reports the
+                // rest later; a DispatchSource may not: libdispatch drops the fd from its epoll set when the
+                // fd reports EPOLLHUP, so data that came with a RST (or with the FIN that completes a
+                // half-close) is the last event the source delivers, and its EOF or error must be read now.
+                if n < buf.count && registered { return }
+                if n == buf.count && rounds >= 4 { break }
             } else if n == 0 {
                 readEOF = true
                 suspendRead()
@@ -185,6 +194,15 @@ public final class Connection: @unchecked Sendable {
                 return
             }
         }
+        // Enough for one turn: other connections go first. A DispatchSource may never fire again (above),
+        // so it looks again itself.
+        if !registered { readAgainLater() }
+    }
+
+    /// One more read attempt after the events already queued on this loop (DispatchSource backend only).
+    private func readAgainLater() {
+        let box = UncheckedBox(self)
+        loop.execute { box.value.handleReadable() }
     }
 
     // MARK: writing

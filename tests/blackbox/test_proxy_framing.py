@@ -333,6 +333,25 @@ def test_upstream_rst_on_fresh_connections_always_502(gw, upstream):
         assert r.status == 502, (i, r)
 
 
+def test_upstream_rst_right_behind_partial_body_aborts_at_once(gw, upstream):
+    """Data and a RST that arrive together: the RST is the last event a DispatchSource sees for the fd
+    (libdispatch drops it from epoll on EPOLLHUP), so it must be read in the same turn as the data. Before,
+    a short read ended the turn and the client waited for the upstream timeout (2 s) on about one request
+    in ten; now the truncated response is aborted at once, every time."""
+    slow = []
+    for i in range(100):
+        c = RawConn(gw.port)
+        c.send(build_request("GET", "/partial-rst?bytes=1000"))
+        waited = c.wait_closed(5)
+        got = bytes(c.buf)
+        c.close()
+        assert waited is not None, f"request {i}: client connection still open 5 s after the upstream's RST"
+        assert got.startswith(b"HTTP/1.1 200") or got == b"", got[:80]
+        if waited > 1.0:
+            slow.append((i, round(waited, 2)))
+    assert not slow, f"(request, seconds) aborted only after the upstream timeout: {slow}"
+
+
 # -- retry on a dead pooled connection ------------------------------------------------------------
 @pytest.fixture
 def one_worker_gw(gateway, upstream):

@@ -296,6 +296,25 @@ def test_half_close_propagated(gw, raw_up):
     assert r["eof"] and [x["len"] for x in r["received"]] == [len(b"before-eof")], r
 
 
+def test_half_close_last_frame_and_fin_together(gw, raw_up):
+    """After the client's half-close the upstream sends its last frame and closes at once: frame and FIN
+    reach the gateway together, on a socket whose write side the gateway has already shut down, so the
+    kernel reports EPOLLHUP and that is the last event a DispatchSource delivers. The frame and the EOF
+    must both come through, promptly, every time."""
+    for i in range(30):
+        c = RawWSClient(gw.port, "/raw/halfclose?now=1")
+        try:
+            assert c.status == 101
+            c.send_frame(wslib.OP_TEXT, b"before-eof")
+            c.sock.shutdown(socket.SHUT_WR)
+            fin, op, payload = c.read_frame()
+            assert (op, payload) == (wslib.OP_TEXT, b"after-eof"), i
+            waited = c.wait_eof(5)
+            assert waited is not None and waited < 1.0, f"attempt {i}: EOF after {waited} s"
+        finally:
+            c.close()
+
+
 def test_raw_handshake_101_fields(gw, raw_up):
     c = RawWSClient(gw.port, "/raw/echo")
     try:

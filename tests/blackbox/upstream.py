@@ -18,6 +18,7 @@ Behaviour by path (any method; HEAD answers the same head without a body):
   /close-after?drop_next=1 echo (keep-alive); the next request on this connection is read and then the
                            socket is closed without an answer
   /reset[?rst=1]           close without answering (rst=1: send a TCP RST)
+  /partial-rst?bytes=N     a head announcing 2N body bytes, N of them, then a TCP RST at once
   /status?code=N           204: no body; 304: "Content-Length: 1234", ETag, no body; else echo with N
   /chunked                 chunked answer "hello chunked world" with trailers X-Trailer-One and X-Checksum
   /eof-body?bytes=N        no Content-Length, no Transfer-Encoding, N pattern bytes, then close
@@ -437,6 +438,12 @@ class Conn:
             return False
         if path == "/reset":
             self.abort(rst=q.get("rst") == "1")
+            return False
+        if path == "/partial-rst":
+            # half of a Content-Length body, then a TCP RST right behind it
+            n = int(q.get("bytes", "1000"))
+            self.w.write(self.head(200, [("Content-Length", str(2 * n))]) + b"x" * n)
+            self.abort(rst=True)
             return False
         if path == "/status":
             code = int(q.get("code", "200"))

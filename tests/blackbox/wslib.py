@@ -287,6 +287,7 @@ class RawWSUpstream:
        /flood?size=S         101, then send binary frames of S bytes as fast as the socket takes them
        /sink?read=0          101, then never read (read=1: read and record, never answer)
        /halfclose            101, read until EOF, then send a text frame "after-eof" and close
+                             (0.2 s later; at once with ?now=1)
        /echo (default)       101, then echo frames
     Every connection records: path, headers, frames sent (count, bytes written to the socket), and the
     frames it received (opcode, length, close code/reason)."""
@@ -366,7 +367,8 @@ class RawWSUpstream:
                 writer.write(encode_frame(OP_TEXT, b"after-eof", mask=False))
                 await writer.drain()
                 rec["sent_frames"] += 1
-                await asyncio.sleep(0.2)
+                if q.get("now") != "1":
+                    await asyncio.sleep(0.2)
                 return
             if "/sink" in u.path:
                 if q.get("read", "0") == "1":
