@@ -160,7 +160,7 @@ public final class Connection: @unchecked Sendable {
         readPausedByUser = false
         if !connecting { resumeRead() }
         // A hangup that came while paused is not reported again when the source resumes (see handleReadable).
-        if wasPaused && !registered && !connecting && !isClosed && !readEOF { readAgainLater() }
+        if wasPaused && !registered && !connecting { readAgainLater() }
     }
 
     public var isReadingPaused: Bool { readPausedByUser }
@@ -170,7 +170,7 @@ public final class Connection: @unchecked Sendable {
         if connecting { guard finishConnect() else { return } }
         let buf = loop.readBuffer
         var rounds = 0
-        while rounds < 8 {
+        while rounds < 4 {
             rounds += 1
             let n = Glibc.read(fd, buf.baseAddress, buf.count)
             if n > 0 {
@@ -181,7 +181,6 @@ public final class Connection: @unchecked Sendable {
                 // fd reports EPOLLHUP, so data that came with a RST (or with the FIN that completes a
                 // half-close) is the last event the source delivers, and its EOF or error must be read now.
                 if n < buf.count && registered { return }
-                if n == buf.count && rounds >= 4 { break }
             } else if n == 0 {
                 readEOF = true
                 suspendRead()
@@ -194,8 +193,8 @@ public final class Connection: @unchecked Sendable {
                 return
             }
         }
-        // Enough for one turn: other connections go first. A DispatchSource may never fire again (above),
-        // so it looks again itself.
+        // Four reads are one turn: other connections go first. A DispatchSource may never fire again
+        // (above), so it looks again itself.
         if !registered { readAgainLater() }
     }
 
@@ -285,7 +284,7 @@ public final class Connection: @unchecked Sendable {
             return false
         }
         if pendingOutputBytes == 0 { suspendWrite() }
-        if readPausedByUser { suspendRead() } else { resumeRead() }
+        if !readPausedByUser { resumeRead() }
         delegate?.connectionDidConnect(self, error: 0)
         return !isClosed
     }

@@ -280,18 +280,25 @@ def test_tunnel_idle_timeout_route_override(gw, ws_up):
         ws.close()
 
 
-def test_half_close_propagated(gw, raw_up):
-    """The client shuts down its write side: the upstream sees EOF, and can still send afterwards."""
-    c = RawWSClient(gw.port, "/raw/halfclose")
+def half_close_exchange(port: int, path: str):
+    """The client sends a text frame and shuts down its write side; returns the (opcode, payload) of the
+    frame the upstream sends after that EOF, and the seconds until the client sees EOF (None: not in 5 s)."""
+    c = RawWSClient(port, path)
     try:
         assert c.status == 101
         c.send_frame(wslib.OP_TEXT, b"before-eof")
         c.sock.shutdown(socket.SHUT_WR)
         fin, op, payload = c.read_frame()
-        assert (op, payload) == (wslib.OP_TEXT, b"after-eof")
-        assert c.wait_eof(5) is not None
+        return (op, payload), c.wait_eof(5)
     finally:
         c.close()
+
+
+def test_half_close_propagated(gw, raw_up):
+    """The client shuts down its write side: the upstream sees EOF, and can still send afterwards."""
+    frame, waited = half_close_exchange(gw.port, "/raw/halfclose")
+    assert frame == (wslib.OP_TEXT, b"after-eof")
+    assert waited is not None
     r = raw_up.records_copy()[0]
     assert r["eof"] and [x["len"] for x in r["received"]] == [len(b"before-eof")], r
 
@@ -302,17 +309,9 @@ def test_half_close_last_frame_and_fin_together(gw, raw_up):
     kernel reports EPOLLHUP and that is the last event a DispatchSource delivers. The frame and the EOF
     must both come through, promptly, every time."""
     for i in range(30):
-        c = RawWSClient(gw.port, "/raw/halfclose?now=1")
-        try:
-            assert c.status == 101
-            c.send_frame(wslib.OP_TEXT, b"before-eof")
-            c.sock.shutdown(socket.SHUT_WR)
-            fin, op, payload = c.read_frame()
-            assert (op, payload) == (wslib.OP_TEXT, b"after-eof"), i
-            waited = c.wait_eof(5)
-            assert waited is not None and waited < 1.0, f"attempt {i}: EOF after {waited} s"
-        finally:
-            c.close()
+        frame, waited = half_close_exchange(gw.port, "/raw/halfclose?now=1")
+        assert frame == (wslib.OP_TEXT, b"after-eof"), i
+        assert waited is not None and waited < 1.0, f"attempt {i}: EOF after {waited} s"
 
 
 def test_raw_handshake_101_fields(gw, raw_up):
